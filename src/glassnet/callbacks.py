@@ -1,0 +1,190 @@
+"""Callbacks for ``fit``: stopping rules, learning-rate control and progress lines.
+
+Each is an ordinary :class:`~glassnet.training.Callback`; ``History`` is one too.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from .backend import check_positive, xp
+from .optimizers import LearningRateSchedule
+from .training import Callback, History
+
+__all__ = ["Callback", "History", "EarlyStopping", "TargetLoss", "ReduceLROnPlateau",
+           "ProgressLogger"]
+
+
+class _Monitor:
+    """Tracks the best value of one logged quantity and says when it improved."""
+
+    def __init__(self, monitor, mode, min_delta):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        if mode == "auto":
+            mode = "min" if "loss" in monitor else "max"
+        self.monitor, self.mode = monitor, mode
+        self.min_delta = abs(check_positive("min_delta", min_delta, allow_zero=True))
+        self.best = math.inf if mode == "min" else -math.inf
+
+    def check_available(self, params):
+        keys = params.get("metrics", [])
+        if self.monitor not in keys:
+            hint = " (pass validation_split or validation_data to fit)" if "val" in \
+                self.monitor else ""
+            raise ValueError(
+                f"monitor={self.monitor!r} is not logged in this fit{hint}; "
+                f"available: {', '.join(keys)}."
+            )
+
+    def improved(self, logs) -> bool:
+        value = logs[self.monitor]
+        if self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        A key of ``History.history`` (``"loss"``, ``"val_loss"``, ``"val_accuracy"``, ...).
+    min_delta : float
+        The smallest change that counts as an improvement.
+    patience : int
+        Epochs without improvement before stopping.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; ``"auto"`` picks min for losses.
+    restore_best_weights : bool, default True
+        At the end of training, put back the weights of the best epoch.
+
+    Attributes
+    ----------
+    best : float
+    best_epoch : int
+    stopped_epoch : int or None
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+                 restore_best_weights=True):
+        super().__init__()
+        self.monitor, self.min_delta, self.mode = monitor, min_delta, mode
+        if not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}.")
+        self.patience = patience
+        self.restore_best_weights = restore_best_weights
+        _Monitor(monitor, mode, min_delta)  # validates the arguments now
+
+    def on_train_begin(self, logs=None):
+        self._monitor = _Monitor(self.monitor, self.mode, self.min_delta)
+        self._monitor.check_available(self.params)
+        self.wait, self.best_epoch, self.stopped_epoch = 0, None, None
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._monitor.improved(logs):
+            self.wait, self.best_epoch = 0, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model._params.copy()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            self.model.stop_reason = (
+                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
+                f"(best {self._monitor.best:.6g} at epoch {self.best_epoch})"
+            )
+
+    @property
+    def best(self):
+        return self._monitor.best
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model._params[...] = self.best_weights
+
+
+class TargetLoss(Callback):
+    """Stop once an epoch's training loss is at or below ``target`` (the target error)."""
+
+    def __init__(self, target: float):
+        super().__init__()
+        self.target = check_positive("target_loss", target, allow_zero=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs["loss"] <= self.target:
+            self.model.stop_training = True
+            self.model.stop_reason = (
+                f"target loss reached: {logs['loss']:.6g} <= {self.target:g} at epoch {epoch}"
+            )
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience``
+    epochs, never below ``min_lr`` (Keras' callback; scikit-learn's ``'adaptive'``).
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, min_delta=1e-4,
+                 mode="auto", cooldown=0, min_lr=0.0):
+        super().__init__()
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {factor!r}.")
+        self.monitor, self.factor, self.patience = monitor, factor, patience
+        self.min_delta, self.mode, self.cooldown = min_delta, mode, cooldown
+        self.min_lr = check_positive("min_lr", min_lr, allow_zero=True)
+
+    def on_train_begin(self, logs=None):
+        if isinstance(self.model.optimizer.learning_rate, LearningRateSchedule):
+            raise ValueError("ReduceLROnPlateau needs a constant learning_rate, not a schedule.")
+        self._monitor = _Monitor(self.monitor, self.mode, self.min_delta)
+        self._monitor.check_available(self.params)
+        self.wait, self.cooldown_left = 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if self._monitor.improved(logs):
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience and self.cooldown_left == 0:
+            opt = self.model.optimizer
+            opt.learning_rate = max(opt.learning_rate * self.factor, self.min_lr)
+            self.wait, self.cooldown_left = 0, self.cooldown
+
+
+class ProgressLogger(Callback):
+    """Text progress: ``verbose=1`` a line per epoch, ``verbose=2`` also one per batch
+    with the global gradient norm.
+    """
+
+    def __init__(self, verbose=1, file=None):
+        super().__init__()
+        self.verbose = verbose
+        self.file = file
+
+    def _print(self, text):
+        print(text, file=self.file or sys.stdout, flush=True)
+
+    def on_batch_end(self, batch, logs=None):
+        if self.verbose >= 2:
+            grads = self.model._grads
+            norm = float(xp.sqrt(xp.dot(grads, grads)))
+            self._print(f"  batch {batch + 1}/{self.params['steps']} - loss: {logs['loss']:.4f}"
+                        f" - grad norm: {norm:.4g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose >= 1:
+            parts = [f"{k}: {v:.4f}" for k, v in logs.items() if k not in ("time",
+                                                                           "learning_rate")]
+            self._print(f"Epoch {epoch + 1}/{self.params['epochs']} - " + " - ".join(parts)
+                        + f" - {logs['time']:.2f}s")

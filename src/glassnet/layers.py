@@ -1,0 +1,370 @@
+"""Layers: one small class each, ``forward`` and directly below it ``backward``.
+
+A layer maps ``A`` of shape ``(n_samples, n_in)`` to ``(n_samples, n_out)``.
+``forward(A, training)`` caches what ``backward`` needs; ``backward(dOut)`` fills the
+layer's parameter gradients and returns ``dL/dA``. ``params`` and ``grads`` are
+parallel lists of arrays; inside a network they are views into its one flat
+parameter (and gradient) buffer, so an optimizer step is a whole-buffer update.
+
+During training a layer writes its outputs into work buffers it keeps per batch
+shape, so the hot path allocates nothing; outside training it returns new arrays.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from . import activations as act
+from .backend import check_fraction, resolve_name, xp
+from .initializers import get_initializer
+
+
+class Layer:
+    """Base class: no parameters, identity shapes, per-shape work buffers."""
+
+    #: A short lower-case name; the network numbers them (``dense``, ``dense_1``, ...).
+    kind = "layer"
+
+    def __init__(self):
+        self.name = None
+        self._in_network = False
+        self.input_dim = None
+        self.params = []
+        self.grads = []
+        self._buffers = {}
+
+    # -- building ----------------------------------------------------------------
+    def param_shapes(self, n_in: int) -> list[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of each parameter for an input of ``n_in`` features."""
+        return []
+
+    def output_dim(self, n_in: int) -> int:
+        return n_in
+
+    def bind(self, params, grads):
+        """Take the views into the network's flat buffers, in ``param_shapes`` order."""
+        self.params, self.grads = list(params), list(grads)
+
+    def initialize(self, rng, dtype):
+        """Fill the bound parameters with their initial values."""
+
+    # -- computing ---------------------------------------------------------------
+    def _buffer(self, key: str, shape, dtype, training: bool):
+        """A reusable work array while training, a fresh one otherwise."""
+        if not training:
+            return None
+        full_key = (key, tuple(shape), dtype)
+        buf = self._buffers.get(full_key)
+        if buf is None:
+            if len(self._buffers) > 8:  # batch shapes changed: drop stale buffers
+                self._buffers.clear()
+            buf = self._buffers[full_key] = xp.empty(shape, dtype=dtype)
+        return buf
+
+    def forward(self, A, training: bool = False):
+        raise NotImplementedError
+
+    def backward(self, dOut, need_input_grad: bool = True):
+        raise NotImplementedError
+
+    # -- describing --------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {"class_name": type(self).__name__}
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class_name")
+        return f"{type(self).__name__}({args})"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_buffers"] = {}
+        for key in ("_A", "_Z", "_out", "_mask", "_shape"):
+            state.pop(key, None)
+        if state.get("_in_network"):
+            # Views into the network's flat buffers: the network rebinds them on load.
+            state["params"], state["grads"] = [], []
+        return state
+
+
+class Dense(Layer):
+    """Fully connected layer: ``Z = A @ W + b``, then ``A_out = f(Z)`` if ``activation``.
+
+    ``W`` has shape ``(n_in, n_out)`` and ``b`` shape ``(n_out,)``: for one sample
+    ``a`` this is the articles' ``z = Wᵀa + b``, and it is the layout of
+    scikit-learn's ``coefs_``. Backward, for ``delta = dL/dZ``:
+    ``dL/dW = Aᵀ @ delta``, ``dL/db = sum_rows(delta)``, ``dL/dA = delta @ Wᵀ``.
+
+    Parameters
+    ----------
+    units : int
+        Number of outputs ``n_out``.
+    activation : str, Activation or None
+        Applied after the affine map (``"relu"``, ``"sigmoid"``, ...); None is linear.
+    input_dim : int, optional
+        Number of inputs ``n_in``; inferred from the data on first use when omitted.
+    kernel_initializer, bias_initializer : str, number, array or callable
+        How ``W`` and ``b`` start; an explicit array sets exact values.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn
+    >>> layer = gn.Dense(2, input_dim=3, kernel_initializer=np.ones((3, 2)))
+    >>> net = gn.Sequential([layer], loss="mse")
+    >>> net.predict(np.array([[1.0, 2.0, 3.0]]))
+    array([[6., 6.]], dtype=float32)
+    """
+
+    kind = "dense"
+
+    def __init__(
+        self,
+        units: int,
+        activation=None,
+        input_dim: int | None = None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+    ):
+        super().__init__()
+        if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}.")
+        if input_dim is not None and (
+            not isinstance(input_dim, numbers.Integral) or input_dim < 1
+        ):
+            raise ValueError(f"input_dim must be a positive integer or None, got {input_dim!r}.")
+        self.units = int(units)
+        self.activation = None if activation is None else act.get_activation(activation)
+        self.input_dim = None if input_dim is None else int(input_dim)
+        self.kernel_initializer = get_initializer(kernel_initializer)
+        self.bias_initializer = get_initializer(bias_initializer)
+        self._initializer_names = (kernel_initializer, bias_initializer)
+
+    def param_shapes(self, n_in):
+        return [("W", (n_in, self.units)), ("b", (self.units,))]
+
+    def output_dim(self, n_in):
+        return self.units
+
+    def initialize(self, rng, dtype):
+        self.W[...] = self.kernel_initializer(self.W.shape, rng, dtype)
+        self.b[...] = self.bias_initializer(self.b.shape, rng, dtype)
+
+    @property
+    def W(self):
+        return self.params[0]
+
+    @property
+    def b(self):
+        return self.params[1]
+
+    def forward(self, A, training=False, activate=True):
+        self._A = A
+        Z = xp.matmul(A, self.W, out=self._buffer("Z", (len(A), self.units), A.dtype, training))
+        Z += self.b
+        if self.activation is None or not activate:
+            return Z
+        self._Z = Z
+        out = self._buffer("out", Z.shape, Z.dtype, training)
+        self._out = self.activation.value(Z, out=out)
+        return self._out
+
+    def backward(self, dOut, need_input_grad=True, activate=True):
+        if self.activation is None or not activate:
+            delta = dOut
+        else:
+            buf = self._buffer("delta", dOut.shape, dOut.dtype, True)
+            delta = self.activation.backward(dOut, self._Z, self._out, out=buf)
+        gW, gb = self.grads
+        xp.matmul(self._A.T, delta, out=gW)
+        xp.sum(delta, axis=0, out=gb)
+        if not need_input_grad:
+            return None
+        shape = (len(delta), self.W.shape[0])
+        return xp.matmul(delta, self.W.T, out=self._buffer("dA", shape, delta.dtype, True))
+
+    def get_config(self):
+        def name_or_none(init):
+            return init if isinstance(init, str) else None
+
+        return {
+            "class_name": "Dense",
+            "units": self.units,
+            "activation": None if self.activation is None else self.activation.get_config(),
+            "input_dim": self.input_dim,
+            "kernel_initializer": name_or_none(self._initializer_names[0]),
+            "bias_initializer": name_or_none(self._initializer_names[1]),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = {k: v for k, v in config.items() if k != "class_name"}
+        for key in ("kernel_initializer", "bias_initializer"):
+            if config.get(key) is None:
+                config[key] = "zeros"
+        return cls(**config)
+
+
+class Activation(Layer):
+    """A layer that applies an activation function element by element (or per row)."""
+
+    kind = "activation"
+
+    def __init__(self, activation):
+        super().__init__()
+        self.activation = act.get_activation(activation)
+
+    def forward(self, A, training=False):
+        self._Z = A
+        out = self._buffer("out", A.shape, A.dtype, training)
+        self._out = self.activation.value(A, out=out)
+        return self._out
+
+    def backward(self, dOut, need_input_grad=True):
+        buf = self._buffer("dA", dOut.shape, dOut.dtype, True)
+        return self.activation.backward(dOut, self._Z, self._out, out=buf)
+
+    def get_config(self):
+        return {"class_name": "Activation", "activation": self.activation.get_config()}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.activation!r})"
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["activation"])
+
+
+class Sigmoid(Activation):
+    """``A = 1 / (1 + e^(-Z))``; ``dL/dZ = dL/dA * A (1 - A)``."""
+
+    kind = "sigmoid"
+
+    def __init__(self):
+        super().__init__("sigmoid")
+
+
+class Tanh(Activation):
+    """``A = tanh(Z)``; ``dL/dZ = dL/dA * (1 - A^2)``."""
+
+    kind = "tanh"
+
+    def __init__(self):
+        super().__init__("tanh")
+
+
+class ReLU(Activation):
+    """``A = max(Z, 0)``; ``dL/dZ = dL/dA * [Z > 0]``."""
+
+    kind = "relu"
+
+    def __init__(self):
+        super().__init__("relu")
+
+
+class LeakyReLU(Activation):
+    """``A = Z if Z > 0 else alpha Z``; ``dL/dZ = dL/dA * (1 if Z > 0 else alpha)``."""
+
+    kind = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01):
+        super().__init__(act.LeakyReLU(alpha))
+
+    def __repr__(self):
+        return f"LeakyReLU(alpha={self.activation.alpha})"
+
+
+class Identity(Activation):
+    """``A = Z``; ``dL/dZ = dL/dA`` (the articles' "purelin")."""
+
+    kind = "identity"
+
+    def __init__(self):
+        super().__init__("identity")
+
+
+class Softmax(Activation):
+    """``A_ij = e^(Z_ij) / sum_k e^(Z_ik)``; ``dL/dZ = A * (dL/dA - sum_k dL/dA_k A_k)``."""
+
+    kind = "softmax"
+
+    def __init__(self):
+        super().__init__("softmax")
+
+
+class Flatten(Layer):
+    """``(n_samples, d1, d2, ...) -> (n_samples, d1 * d2 * ...)``, for image inputs;
+    backward reshapes the gradient back. A view, not a copy, for contiguous input.
+    """
+
+    kind = "flatten"
+
+    def forward(self, A, training=False):
+        self._shape = A.shape
+        return A.reshape(len(A), -1)
+
+    def backward(self, dOut, need_input_grad=True):
+        return dOut.reshape(self._shape)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls()
+
+
+class Dropout(Layer):
+    """Inverted dropout: ``A_out = A * M / (1 - rate)`` with ``M_ij ~ Bernoulli(1 - rate)``
+    while training, ``A_out = A`` in prediction; ``dL/dA = dL/dA_out * M / (1 - rate)``.
+
+    `Srivastava et al. 2014 <https://jmlr.org/papers/v15/srivastava14a.html>`_.
+    """
+
+    kind = "dropout"
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = check_fraction("rate", rate, low_open=False)
+        self.rng = None  # the network's Generator, set when it is built
+
+    def forward(self, A, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return A
+        if self.rng is None:
+            raise RuntimeError("Dropout needs a random generator: use it inside a Sequential.")
+        mask = self._buffer("mask", A.shape, A.dtype, True)
+        self.rng.random(out=mask)
+        keep = 1.0 - self.rate
+        # mask = [u < keep] / keep, computed in place.
+        xp.less(mask, keep, out=mask)
+        mask *= 1.0 / keep
+        self._mask = mask
+        return xp.multiply(A, mask, out=self._buffer("out", A.shape, A.dtype, True))
+
+    def backward(self, dOut, need_input_grad=True):
+        if self._mask is None:
+            return dOut
+        return xp.multiply(dOut, self._mask, out=self._buffer("dA", dOut.shape, dOut.dtype, True))
+
+    def get_config(self):
+        return {"class_name": "Dropout", "rate": self.rate}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["rate"])
+
+
+LAYERS = {
+    "dense": Dense,
+    "activation": Activation,
+    "dropout": Dropout,
+    "flatten": Flatten,
+}
+
+
+def layer_from_config(config: dict) -> Layer:
+    """Rebuild a layer from ``get_config()`` output; unknown classes are refused."""
+    if not isinstance(config, dict):
+        raise ValueError(f"A layer config must be a dict, got {type(config).__name__}.")
+    cls = resolve_name("layer class", str(config.get("class_name", "")).lower(), LAYERS)
+    return cls.from_config(config)

@@ -1,0 +1,439 @@
+"""``Sequential``: a stack of layers, trained by backpropagation.
+
+Forward: ``A⁰ = X``, ``Aˡ = layerˡ(Aˡ⁻¹)``. Backward is the chain rule run from
+the loss back to the input: each layer receives ``dL/dAˡ`` and returns
+``dL/dAˡ⁻¹``, filling its parameter gradients on the way. All parameters live in
+one flat buffer (``W1, b1, W2, b2, ...``; each layer's ``W`` and ``b`` are views
+into it), and so do their gradients, so the optimizer updates them all at once.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .activations import Identity
+from .backend import all_finite, check_random_state, resolve_dtype, xp
+from .layers import Activation, Dense, Dropout, Flatten, Layer, layer_from_config
+from .losses import get_loss
+from .optimizers import get_optimizer
+
+
+def check_features(X, name="X", n_features=None, allow_images=False):
+    """Validate a feature array without copying it; return it as an ndarray."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise ValueError(
+            f"{name} is a sparse matrix; Sequential takes dense arrays: pass {name}.toarray() "
+            "(glassnet.MLPClassifier / MLPRegressor accept sparse input directly)."
+        )
+    try:
+        X = xp.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of numbers: {exc}") from None
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold numbers (int or float), got dtype {X.dtype}; "
+            "convert strings or objects to numbers first."
+        )
+    if X.ndim < 2 or (X.ndim > 2 and not allow_images):
+        hint = (
+            " Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
+            if X.ndim == 1
+            else " For image input start the network with glassnet.Flatten()."
+        )
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with shape {X.shape}."
+            + hint
+        )
+    if len(X) == 0:
+        raise ValueError(f"{name} has 0 samples; at least 1 is needed.")
+    if n_features is not None and X.shape[1:] != tuple(n_features):
+        raise ValueError(
+            f"{name} has samples of shape {X.shape[1:]}, but the network was built for "
+            f"{tuple(n_features)}."
+        )
+    if not all_finite(X):
+        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
+    return X
+
+
+class Sequential:
+    """A neural network: layers applied one after another, trained by gradient descent.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        ``Dense``, activation layers, ``Dropout``, ``Flatten``, in order.
+    loss : str or Loss, optional
+        ``"mse"``, ``"binary_cross_entropy"`` or ``"cross_entropy"``. When omitted it
+        follows the output: softmax -> cross-entropy, sigmoid -> binary
+        cross-entropy, anything else -> mean squared error.
+    optimizer : str or Optimizer, default "adam"
+        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an instance.
+    random_state : int, Generator or None
+        Seeds weight initialization, shuffling, dropout and validation splits.
+    dtype : {"float32", "float64"}
+        The dtype of parameters and computations.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    >>> y = np.array([0, 1, 1, 0])
+    >>> net = gn.Sequential([gn.Dense(8, activation="tanh"), gn.Dense(1, activation="sigmoid")],
+    ...                     optimizer=gn.Adam(0.05), random_state=0)
+    >>> history = net.fit(X, y, epochs=300, batch_size=None, verbose=0)
+    >>> (net.predict(X)[:, 0] > 0.5).astype(int)
+    array([0, 1, 1, 0])
+    """
+
+    def __init__(self, layers=None, loss=None, optimizer="adam", random_state=None,
+                 dtype="float32"):
+        self.layers = []
+        for layer in layers or []:
+            self.add(layer)
+        self.loss = None if loss is None else get_loss(loss)
+        self.optimizer = get_optimizer(optimizer)
+        self.random_state = random_state
+        self.dtype = resolve_dtype(dtype)
+        self.built = False
+        self.stop_training = False
+        self.history = None
+
+    def add(self, layer: Layer):
+        """Append a layer (before the network is built)."""
+        if not isinstance(layer, Layer):
+            raise ValueError(
+                f"layers must be glassnet layers (Dense, ReLU, Dropout, ...), got {layer!r}."
+            )
+        if getattr(self, "built", False):
+            raise ValueError("Cannot add a layer to a network that is already built.")
+        self.layers.append(layer)
+
+    # -- building ----------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create the parameters for samples of ``input_shape`` (an int or a tuple)."""
+        input_shape = (input_shape,) if isinstance(input_shape, numbers.Integral) else input_shape
+        input_shape = tuple(int(d) for d in input_shape)
+        if not self.layers:
+            raise ValueError("The network has no layers; pass layers=[gn.Dense(...), ...].")
+        if len(input_shape) > 1 and not isinstance(self.layers[0], Flatten):
+            raise ValueError(
+                f"Samples of shape {input_shape} need a Flatten() layer first to become vectors."
+            )
+        self._rng = check_random_state(self.random_state)
+        n_in, layout, counts = int(np.prod(input_shape)), [], {}
+        for layer in self.layers:
+            if layer.input_dim is not None and layer.input_dim != n_in:
+                raise ValueError(
+                    f"Layer {layer!r} was declared with input_dim={layer.input_dim}, but it "
+                    f"receives {n_in} features."
+                )
+            index = counts.get(layer.kind, 0)
+            counts[layer.kind] = index + 1
+            layer.name = layer.kind if index == 0 else f"{layer.kind}_{index}"
+            layout.append(layer.param_shapes(n_in))
+            n_in = layer.output_dim(n_in)
+        self._layout = layout
+        size = sum(int(np.prod(shape)) for shapes in layout for _, shape in shapes)
+        self._params = xp.zeros(size, dtype=self.dtype)
+        self._grads = xp.zeros(size, dtype=self.dtype)
+        self._bind_views()
+        for layer in self.layers:
+            layer.initialize(self._rng, self.dtype)
+            if isinstance(layer, Dropout):
+                layer.rng = self._rng
+        self.input_shape = input_shape
+        self.n_outputs = n_in
+        self._resolve_loss()
+        self.optimizer.build(self._params)
+        self.built = True
+        return self
+
+    def _bind_views(self):
+        offset = 0
+        for layer, shapes in zip(self.layers, self._layout):
+            params, grads = [], []
+            for _, shape in shapes:
+                n = int(np.prod(shape))
+                params.append(self._params[offset : offset + n].reshape(shape))
+                grads.append(self._grads[offset : offset + n].reshape(shape))
+                offset += n
+            layer.bind(params, grads)
+            layer._in_network = True
+        self._first_trainable = next(
+            (i for i, shapes in enumerate(self._layout) if shapes), len(self.layers)
+        )
+
+    def output_activation(self):
+        """The activation function of the last layer (identity when it has none)."""
+        last = self.layers[-1]
+        if isinstance(last, (Activation, Dense)) and last.activation is not None:
+            return last.activation
+        return Identity()
+
+    def _resolve_loss(self):
+        out = self.output_activation().name
+        if self.loss is None:
+            name = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(out, "mse")
+            self.loss = get_loss(name)
+        if self.loss.is_classification and out not in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"loss={self.loss.name!r} needs outputs in (0, 1), but the network ends with "
+                f"{out!r}. End it with a Softmax (one unit per class) or a Sigmoid output."
+            )
+        self._fused = self.loss.fused_activation == out
+
+    def _ensure_built(self, X):
+        if not self.built:
+            self.build(X.shape[1:])
+
+    # -- parameters ----------------------------------------------------------------------
+    def parameters(self):
+        """The parameter arrays ``[W1, b1, W2, b2, ...]`` (views: writing them changes the net)."""
+        self._check_built()
+        return [p for layer in self.layers for p in layer.params]
+
+    def parameter_names(self):
+        """``["dense.W", "dense.b", "dense_1.W", ...]``, in the order of ``parameters()``."""
+        self._check_built()
+        return [
+            f"{layer.name}.{name}"
+            for layer, shapes in zip(self.layers, self._layout)
+            for name, _ in shapes
+        ]
+
+    def get_weights(self):
+        """Copies of the parameters, in the order of ``parameters()``."""
+        return [p.copy() for p in self.parameters()]
+
+    def set_weights(self, weights):
+        """Set every parameter from a list like the one ``get_weights`` returns."""
+        params = self.parameters()
+        if len(weights) != len(params):
+            raise ValueError(f"weights must hold {len(params)} arrays, got {len(weights)}.")
+        for name, p, w in zip(self.parameter_names(), params, weights):
+            w = xp.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(f"weights for {name} must have shape {p.shape}, got {w.shape}.")
+        for p, w in zip(params, weights):
+            p[...] = w
+
+    def copy(self, dtype=None) -> Sequential:
+        """A new network with the same layers, loss and weights (optionally another dtype);
+        the optimizer starts fresh.
+        """
+        self._check_built()
+        twin = Sequential(
+            [layer_from_config(layer.get_config()) for layer in self.layers],
+            loss=self.loss.get_config(), optimizer=self.optimizer.get_config(),
+            random_state=self.random_state, dtype=dtype or self.dtype,
+        )
+        twin.build(self.input_shape)
+        twin._params[...] = self._params
+        return twin
+
+    def count_params(self) -> int:
+        return int(self._params.size) if self.built else 0
+
+    def _check_built(self):
+        if not self.built:
+            raise ValueError("The network is not built yet: call fit(X, y) or build(n_features).")
+
+    # -- the forward and backward pass ---------------------------------------------------
+    def forward(self, X, training=False):
+        """The network's output for a batch ``X`` already of the network's dtype."""
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A, training)
+        return A
+
+    def _forward_to_loss(self, X, training):
+        """Forward pass; with a fused output, stops before the output activation."""
+        A, last = X, len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if i == last and self._fused:
+                if isinstance(layer, Dense):
+                    A = layer.forward(A, training, activate=False)
+            else:
+                A = layer.forward(A, training)
+        return A
+
+    def _backward(self, dA):
+        """Chain rule from ``dL/d(output)`` back to the first layer with parameters."""
+        last = len(self.layers) - 1
+        for i in range(last, self._first_trainable - 1, -1):
+            layer, need = self.layers[i], i > self._first_trainable
+            if i == last and self._fused:
+                if isinstance(layer, Dense):
+                    dA = layer.backward(dA, need, activate=False)
+            else:
+                dA = layer.backward(dA, need)
+
+    def _loss_and_gradients(self, X, T, sample_weight=None, training=True):
+        """Forward, loss, backward: fills ``self._grads`` and returns the loss."""
+        out = self._forward_to_loss(X, training)
+        if self._fused:
+            logits = self._logits_buffer(out)
+            loss, delta = self.loss.fused(logits, T, self.output_activation(), sample_weight)
+        else:
+            loss = self.loss.value(out, T, sample_weight)
+            delta = self.loss.gradient(out, T, sample_weight)
+        self._backward(delta)
+        return loss
+
+    def _logits_buffer(self, Z):
+        # The fused loss overwrites its input with dL/dZ; Z may be a buffer another
+        # layer still needs, so it works on a copy (small: n_samples x n_outputs).
+        buf = getattr(self, "_logits", None)
+        if buf is None or buf.shape != Z.shape:
+            buf = self._logits = xp.empty_like(Z)
+        buf[...] = Z
+        return buf
+
+    def train_on_batch(self, X, T, sample_weight=None) -> float:
+        """One gradient-descent step on a prepared batch; returns the batch loss (before it)."""
+        loss = self._loss_and_gradients(X, T, sample_weight)
+        self.optimizer.step(self._params, self._grads)
+        return loss
+
+    # -- public computations -------------------------------------------------------------
+    def _prepare(self, X, y, sample_weight=None):
+        X = check_features(X, allow_images=True)
+        self._ensure_built(X)
+        check_features(X, n_features=self.input_shape, allow_images=True)
+        y = xp.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X and y must have the same number of samples, got {len(X)} and "
+                             f"{len(y)}.")
+        if y.dtype.kind in "fc" and not all_finite(y):
+            raise ValueError("y contains NaN or infinity; clean it first.")
+        T = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
+        if sample_weight is not None:
+            sample_weight = xp.asarray(sample_weight, dtype=self.dtype)
+            if sample_weight.shape != (len(X),) or not all_finite(sample_weight) \
+                    or (sample_weight < 0).any():
+                raise ValueError(
+                    f"sample_weight must be {len(X)} finite non-negative numbers, one per sample."
+                )
+        return X, T, sample_weight
+
+    def _as_dtype(self, X):
+        return X if X.dtype == self.dtype else X.astype(self.dtype)
+
+    def compute_gradients(self, X, y, sample_weight=None, training=False):
+        """The loss on ``(X, y)`` and its gradient for each of ``parameters()``.
+
+        Returns
+        -------
+        loss : float
+        grads : list of ndarray
+            ``[dL/dW1, dL/db1, dL/dW2, ...]``, copies, in the order of ``parameters()``.
+        """
+        X, T, sample_weight = self._prepare(X, y, sample_weight)
+        loss = self._loss_and_gradients(self._as_dtype(X), T, sample_weight, training)
+        return loss, [g.copy() for layer in self.layers for g in layer.grads]
+
+    def predict(self, X, batch_size=None):
+        """The network's output for ``X``: class probabilities for a softmax or sigmoid output."""
+        self._check_built()
+        X = check_features(X, n_features=self.input_shape, allow_images=True)
+        if batch_size is None or batch_size >= len(X):
+            return self.forward(self._as_dtype(X))
+        return xp.concatenate([
+            self.forward(self._as_dtype(X[i : i + batch_size]))
+            for i in range(0, len(X), batch_size)
+        ])
+
+    def evaluate(self, X, y, sample_weight=None) -> dict:
+        """``{"loss": ..., "accuracy": ...}`` for classification, ``{"loss", "r2"}`` otherwise."""
+        self._check_built()
+        X, T, sample_weight = self._prepare(X, y, sample_weight)
+        P = self.forward(self._as_dtype(X))
+        result = {"loss": self.loss.value(P, T, sample_weight)}
+        if self.loss.is_classification:
+            binary = self.loss.fused_activation == "sigmoid"
+            result["accuracy"] = accuracy(P, T, sample_weight, binary=binary)
+        else:
+            result["r2"] = r2_score(P, T, sample_weight)
+        return result
+
+    def fit(self, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
+            validation_data=None, callbacks=None, verbose=1, target_loss=None,
+            sample_weight=None):
+        """Train the network; see :func:`glassnet.training.fit` for the parameters."""
+        from .training import fit  # the loop lives one room up (training.py)
+
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                   validation_split=validation_split, validation_data=validation_data,
+                   callbacks=callbacks, verbose=verbose, target_loss=target_loss,
+                   sample_weight=sample_weight)
+
+    # -- describing ----------------------------------------------------------------------
+    def summary(self, print_fn=print) -> str:
+        """A table of layers, output shapes and parameter counts (printed with ``print_fn``)."""
+        if not self.built and self.layers and self.layers[0].input_dim is not None:
+            self.build(self.layers[0].input_dim)
+        rows, n_in = [], None
+        if self.built:
+            n_in = int(np.prod(self.input_shape))
+        for layer in self.layers:
+            name = layer.name or layer.kind
+            if n_in is not None:
+                n_in = layer.output_dim(n_in)
+            shape = f"(None, {n_in if n_in is not None else '?'})"
+            count = layer.count_params() if self.built else "?"
+            rows.append((f"{name} ({type(layer).__name__})", shape, str(count)))
+        headers = ("Layer (type)", "Output Shape", "Param #")
+        widths = [max(len(r[i]) for r in [headers, *rows]) + 2 for i in range(3)]
+        line = "".join(h.ljust(w) for h, w in zip(headers, widths))
+        rule = "=" * len(line)
+        body = ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+        total = self.count_params() if self.built else "?"
+        loss = self.loss.name if self.loss is not None else "(from the output layer)"
+        text = "\n".join([
+            'Model: "sequential"', rule, line, rule, *body, rule,
+            f"Total params: {total}", f"Loss: {loss}   Optimizer: {self.optimizer!r}",
+            f"dtype: {self.dtype.name}",
+        ])
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def __repr__(self):
+        return f"Sequential({self.layers!r}, loss={self.loss!r}, optimizer={self.optimizer!r})"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_logits", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.built:
+            self._bind_views()
+
+
+def accuracy(P, T, sample_weight=None, binary=False) -> float:
+    """Fraction of samples classified right: the argmax class, or with ``binary=True``
+    every label thresholded at 0.5 (subset accuracy, as scikit-learn's for multilabel).
+    """
+    if binary:
+        correct = ((P > 0.5) == (T > 0.5)).all(axis=1)
+    else:
+        labels = T if T.ndim == 1 else T.argmax(axis=1)
+        correct = P.argmax(axis=1) == labels
+    return float(np.average(correct, weights=sample_weight))
+
+
+def r2_score(P, T, sample_weight=None) -> float:
+    """Coefficient of determination ``1 - SS_res / SS_tot``, averaged over outputs."""
+    w = np.ones(len(T)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    T64, P64 = T.astype(np.float64), P.astype(np.float64)
+    mean = np.average(T64, axis=0, weights=w)
+    ss_res = (w[:, None] * (T64 - P64) ** 2).sum(axis=0)
+    ss_tot = (w[:, None] * (T64 - mean) ** 2).sum(axis=0)
+    scores = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                      np.where(ss_res > 0, 0.0, 1.0))
+    return float(scores.mean())

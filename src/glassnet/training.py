@@ -1,0 +1,241 @@
+"""The fit loop: epochs, shuffled mini-batches, validation, callbacks and ``History``.
+
+Gradient descent as in the articles: each step moves the parameters against the
+gradient of the loss on a batch. ``batch_size=None`` is full-batch gradient
+descent (one step per epoch); a smaller batch is mini-batch SGD. Training ends
+after ``epochs`` or when a callback stops it (a target loss reached, early
+stopping).
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+from .backend import check_fraction, xp
+from .network import accuracy, r2_score
+
+
+class Callback:
+    """Hooks called by ``fit``: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
+    ``on_epoch_end``, ``on_train_end``. ``self.model`` is the network; setting
+    ``self.model.stop_training = True`` ends training after the current batch/epoch.
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params: dict):
+        self.params = params
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class History(Callback):
+    """What happened in training, as data.
+
+    Attributes
+    ----------
+    history : dict of str -> list
+        Per epoch: ``loss`` (mean training loss over the epoch's batches, each
+        computed before its update), ``learning_rate``, and with validation data
+        ``val_loss`` and ``val_accuracy`` or ``val_r2``; callbacks may add more.
+    epoch : list of int
+        The epochs that ran (0-based).
+    stop_reason : str
+        Why training ended.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.history = {}
+        self.epoch = []
+        self.stop_reason = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def on_train_end(self, logs=None):
+        self.stop_reason = getattr(self.model, "stop_reason", None) or (
+            f"completed {self.params.get('epochs')} epochs"
+        )
+
+    def __repr__(self):
+        keys = ", ".join(self.history)
+        return f"<History: {len(self.epoch)} epochs; {keys}>"
+
+
+def _check_int(name, value, low, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {low}{extra}, got {value!r}.")
+    return int(value)
+
+
+def _split(net, X, T, sw, validation_split, validation_data):
+    """Training and validation arrays; a split takes the last fraction, as views."""
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (X_val, y_val[, sample_weight]).")
+        return (X, T, sw), net._prepare(*validation_data)
+    if not validation_split:
+        return (X, T, sw), None
+    split = check_fraction("validation_split", validation_split)
+    n_train = int(len(X) * (1.0 - split))
+    if n_train < 1 or n_train == len(X):
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or validation set "
+            f"for {len(X)} samples; use more samples or another split."
+        )
+    cut = slice(None, n_train), slice(n_train, None)
+    pick = [tuple(None if a is None else a[s] for a in (X, T, sw)) for s in cut]
+    return pick[0], pick[1]
+
+
+def _gather(A, idx, buffers, key, dtype):
+    """``A[idx]`` as ``dtype``, into a reused buffer when the dtypes match."""
+    if A is None:
+        return None
+    if A.dtype != dtype:
+        return A.take(idx, axis=0).astype(dtype)
+    shape = (len(idx),) + A.shape[1:]
+    buf = buffers.get(key)
+    if buf is None or buf.shape != shape:
+        buf = buffers[key] = xp.empty(shape, dtype=A.dtype)
+    # mode="clip" lets numpy write straight into `out` (idx is always in range).
+    return xp.take(A, idx, axis=0, out=buf, mode="clip")
+
+
+def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
+    """Loss and accuracy / R² on prepared arrays, predicting in chunks."""
+    P = xp.concatenate([
+        net.forward(net._as_dtype(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
+    ])
+    result = {"loss": net.loss.value(P, T, sw)}
+    if net.loss.is_classification:
+        binary = net.loss.fused_activation == "sigmoid"
+        result["accuracy"] = accuracy(P, T, sw, binary=binary)
+    else:
+        result["r2"] = r2_score(P, T, sw)
+    return result
+
+
+def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
+        validation_data=None, callbacks=None, verbose=1, target_loss=None, sample_weight=None):
+    """Train ``net`` by (mini-batch) gradient descent and return its ``History``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    y : array
+        Targets: values for ``"mse"``, 0/1 labels for ``"binary_cross_entropy"``,
+        integer labels or one-hot rows for ``"cross_entropy"``.
+    epochs : int
+        Passes over the training data (the articles' iteration budget).
+    batch_size : int or None
+        Samples per gradient step; ``None`` is full-batch gradient descent.
+    shuffle : bool
+        Reshuffle the samples every epoch (from the network's ``random_state``).
+    validation_split : float in [0, 1)
+        Fraction of samples, taken from the end, held out for validation.
+    validation_data : tuple (X_val, y_val[, sample_weight]), optional
+    callbacks : list of Callback
+    verbose : {0, 1, 2}
+        0 silent, 1 a line per epoch, 2 also a line per batch with the gradient norm.
+    target_loss : float, optional
+        Stop as soon as an epoch's training loss is at or below it (the target error).
+    sample_weight : array of shape (n_samples,), optional
+        Weights of the samples in the loss.
+
+    Returns
+    -------
+    History
+    """
+    from .callbacks import ProgressLogger, TargetLoss  # callbacks.py sits one room up
+
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
+    if verbose not in (0, 1, 2, False, True):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise ValueError(f"callbacks must be glassnet Callback instances, got {cb!r}.")
+    X, T, sw = net._prepare(X, y, sample_weight)
+    (X, T, sw), val = _split(net, X, T, sw, validation_split, validation_data)
+    n = len(X)
+    bs = n if batch_size is None else min(batch_size, n)
+    if bs == n:  # full batch: one cast, outside the loop
+        X = net._as_dtype(X)
+
+    history = History()
+    extra = [] if target_loss is None else [TargetLoss(target_loss)]
+    callbacks = [history, *callbacks, *extra, ProgressLogger(int(verbose))]
+    metric = "accuracy" if net.loss.is_classification else "r2"
+    keys = ["loss", "learning_rate"] + (["val_loss", f"val_{metric}"] if val else [])
+    params = {"epochs": epochs, "steps": -(-n // bs), "samples": n, "metrics": keys}
+    net.stop_training, net.stop_reason = False, None
+    for cb in callbacks:
+        cb.set_model(net)
+        cb.set_params(params)
+    for cb in callbacks:
+        cb.on_train_begin()
+
+    buffers = {}
+    for epoch in range(epochs):
+        start_time = time.perf_counter()
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch)
+        order = net._rng.permutation(n) if shuffle and bs < n else None
+        lr = net.optimizer.current_learning_rate
+        total, seen = 0.0, 0
+        for batch, start in enumerate(range(0, n, bs)):
+            if order is None:
+                rows = slice(start, start + bs)
+                Xb, Tb = net._as_dtype(X[rows]), T[rows]
+                swb = None if sw is None else sw[rows]
+            else:
+                idx = order[start : start + bs]
+                Xb = _gather(X, idx, buffers, "X", net.dtype)
+                Tb = _gather(T, idx, buffers, "T", T.dtype)
+                swb = None if sw is None else sw[idx]
+            loss = net.train_on_batch(Xb, Tb, swb)
+            size = len(Xb) if swb is None else float(swb.sum())
+            total, seen = total + loss * size, seen + size
+            for cb in callbacks:
+                cb.on_batch_end(batch, {"loss": loss, "size": len(Xb)})
+            if net.stop_training:
+                break
+        logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
+        if val is not None:
+            for key, value in evaluate_prepared(net, *val).items():
+                logs[f"val_{key}"] = value
+        logs["time"] = time.perf_counter() - start_time
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if net.stop_training:
+            break
+    for cb in callbacks:
+        cb.on_train_end()
+    net.history = history
+    return history
