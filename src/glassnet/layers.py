@@ -333,7 +333,7 @@ class Dropout(Layer):
         if self.rng is None:
             raise RuntimeError("Dropout needs a random generator: use it inside a Sequential.")
         mask = self._buffer("mask", A.shape, A.dtype, True)
-        self.rng.random(out=mask)
+        self.rng.random(out=mask, dtype=mask.dtype)
         keep = 1.0 - self.rate
         # mask = [u < keep] / keep, computed in place.
         xp.less(mask, keep, out=mask)

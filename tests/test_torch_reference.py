@@ -1,0 +1,135 @@
+"""Losses, gradients and optimizer trajectories against PyTorch autograd (float64)."""
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+TORCH_ACT = {
+    "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+    "leaky_relu": lambda z: F.leaky_relu(z, 0.01), "identity": lambda z: z,
+    "softmax": lambda z: torch.softmax(z, dim=1),
+}
+
+
+def torch_forward(net, X, params):
+    """The glassnet network's forward pass, rebuilt with torch ops on torch tensors."""
+    A, i = X, 0
+    for layer in net.layers:
+        if isinstance(layer, gn.Dense):
+            A = A @ params[i] + params[i + 1]
+            i += 2
+            if layer.activation is not None:
+                A = activation(layer.activation, A)
+        elif isinstance(layer, gn.Activation):
+            A = activation(layer.activation, A)
+        elif isinstance(layer, gn.Flatten):
+            A = A.reshape(len(A), -1)
+    return A
+
+
+def activation(fn, Z):
+    if fn.name == "leaky_relu":
+        return F.leaky_relu(Z, fn.alpha)
+    return TORCH_ACT[fn.name](Z)
+
+
+def torch_loss(name, P, y, w):
+    if name == "mse":
+        per_sample = ((P - y) ** 2).mean(dim=1)
+    elif name == "binary_cross_entropy":
+        per_sample = F.binary_cross_entropy(P, y, reduction="none").mean(dim=1)
+    else:
+        per_sample = -torch.log(P)[torch.arange(len(y)), y]
+    return (w * per_sample).sum() / w.sum()
+
+
+def make_case(seed, loss):
+    rng = np.random.default_rng(seed)
+    hidden = rng.choice(["sigmoid", "tanh", "relu", "leaky_relu", "identity"], size=3)
+    out = {"mse": rng.choice(["identity", "tanh", "sigmoid"]), "binary_cross_entropy": "sigmoid",
+           "cross_entropy": "softmax"}[loss]
+    layers = [gn.Dense(int(rng.integers(3, 7)), activation=hidden[0]),
+              gn.Dense(int(rng.integers(3, 7))), gn.LeakyReLU(0.2) if hidden[1] == "leaky_relu"
+              else gn.Activation(hidden[1]),
+              gn.Dense(int(rng.integers(3, 7)), activation=hidden[2])]
+    # The output as a separate layer half the time, inside Dense the other half.
+    if seed % 2:
+        layers += [gn.Dense(3), gn.Activation(out)]
+    else:
+        layers += [gn.Dense(3, activation=out)]
+    net = gn.Sequential(layers, loss=loss, random_state=seed, dtype="float64")
+    n = 8
+    X = rng.normal(size=(n, 4))
+    if loss == "mse":
+        y = rng.normal(size=(n, 3))
+    elif loss == "binary_cross_entropy":
+        y = rng.integers(0, 2, size=(n, 3)).astype(float)
+    else:
+        y = rng.integers(0, 3, size=n)
+    w = rng.uniform(0.2, 2.0, size=n)
+    net.build(4)
+    return net, X, y, w
+
+
+def to_torch(net):
+    return [torch.tensor(p.copy(), requires_grad=True) for p in net.parameters()]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy", "cross_entropy"])
+def test_loss_and_gradients_match_autograd(loss, seed):
+    net, X, y, w = make_case(seed, loss)
+    loss_value, grads = net.compute_gradients(X, y, sample_weight=w)
+    params = to_torch(net)
+    yt = torch.tensor(y) if loss == "cross_entropy" else torch.tensor(y, dtype=torch.float64)
+    ref = torch_loss(loss, torch_forward(net, torch.tensor(X), params), yt, torch.tensor(w))
+    ref.backward()
+    assert loss_value == pytest.approx(ref.item(), rel=1e-6)
+    for g, p in zip(grads, params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+OPTIMIZERS = {
+    "sgd": (lambda: gn.SGD(0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+    "sgd_wd": (lambda: gn.SGD(0.1, weight_decay=0.05),
+               lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.05)),
+    "momentum": (lambda: gn.SGD(0.1, momentum=0.9, weight_decay=0.01),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01)),
+    "nesterov": (lambda: gn.SGD(0.1, momentum=0.8, nesterov=True),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.8, nesterov=True)),
+    "adam": (lambda: gn.Adam(0.01, weight_decay=0.01),
+             lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.01)),
+    "adamw": (lambda: gn.AdamW(0.01, beta_1=0.8, beta_2=0.99, weight_decay=0.1),
+              lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
+    "rmsprop": (lambda: gn.RMSprop(0.01, rho=0.9, epsilon=1e-7, weight_decay=0.01),
+                lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-7,
+                                              weight_decay=0.01)),
+    "rmsprop_momentum": (lambda: gn.RMSprop(0.01, momentum=0.5),
+                         lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-7,
+                                                       momentum=0.5)),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_five_optimizer_steps_match_torch(name, loss):
+    make_ours, make_theirs = OPTIMIZERS[name]
+    net, X, y, w = make_case(7, loss)
+    net.optimizer = make_ours()
+    net.optimizer.build(net._params)
+    params = to_torch(net)
+    opt = make_theirs(params)
+    yt = torch.tensor(y) if loss == "cross_entropy" else torch.tensor(y, dtype=torch.float64)
+    for _ in range(5):
+        net.fit(X, y, epochs=1, batch_size=None, verbose=0)
+        opt.zero_grad()
+        torch_loss(loss, torch_forward(net, torch.tensor(X), params), yt,
+                   torch.ones(len(X), dtype=torch.float64)).backward()
+        opt.step()
+    assert net.optimizer.iterations == 5
+    for ours, theirs in zip(net.parameters(), params):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
