@@ -24,49 +24,62 @@ def _fans(shape):
     return shape[0], shape[1]
 
 
-def _variance_scaling(scale: float, mode: str, distribution: str):
-    def init(shape, rng, dtype):
+class VarianceScaling:
+    """Draws with variance ``scale / fan`` (``fan`` = fan_in, or the mean of fan_in and
+    fan_out), from a uniform or a normal distribution.
+    """
+
+    def __init__(self, scale: float, mode: str, distribution: str):
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, rng, dtype):
         fan_in, fan_out = _fans(shape)
-        fan = fan_in if mode == "fan_in" else (fan_in + fan_out) / 2.0
-        variance = scale / max(fan, 1)
-        if distribution == "uniform":
+        fan = fan_in if self.mode == "fan_in" else (fan_in + fan_out) / 2.0
+        variance = self.scale / max(fan, 1)
+        if self.distribution == "uniform":
             limit = np.sqrt(3.0 * variance)
             values = rng.uniform(-limit, limit, size=shape)
         else:
             values = rng.normal(0.0, np.sqrt(variance), size=shape)
         return xp.asarray(values, dtype=dtype)
 
-    return init
+
+class Constant:
+    """Fills every entry with ``value``."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def __call__(self, shape, rng, dtype):
+        return xp.full(shape, self.value, dtype=dtype)
 
 
-def zeros(shape, rng, dtype):
-    return xp.zeros(shape, dtype=dtype)
+class Explicit:
+    """Exact values given by the user (a worked example's weights); the shape is checked."""
 
+    def __init__(self, values):
+        self.values = values
 
-def ones(shape, rng, dtype):
-    return xp.ones(shape, dtype=dtype)
-
-
-def constant(value: float):
-    """An initializer that fills every entry with ``value``."""
-
-    def init(shape, rng, dtype):
-        return xp.full(shape, value, dtype=dtype)
-
-    return init
+    def __call__(self, shape, rng, dtype):
+        if self.values.shape != tuple(shape):
+            raise ValueError(
+                f"An explicit initial array has shape {self.values.shape}, but the parameter "
+                f"it initializes has shape {tuple(shape)} (kernels are (n_in, n_out))."
+            )
+        return xp.asarray(self.values, dtype=dtype)
 
 
 INITIALIZERS = {
-    "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),
-    "glorot_normal": _variance_scaling(1.0, "fan_avg", "normal"),
-    "xavier_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),
-    "xavier_normal": _variance_scaling(1.0, "fan_avg", "normal"),
-    "he_uniform": _variance_scaling(2.0, "fan_in", "uniform"),
-    "he_normal": _variance_scaling(2.0, "fan_in", "normal"),
-    "lecun_uniform": _variance_scaling(1.0, "fan_in", "uniform"),
-    "lecun_normal": _variance_scaling(1.0, "fan_in", "normal"),
-    "zeros": zeros,
-    "ones": ones,
+    "glorot_uniform": VarianceScaling(1.0, "fan_avg", "uniform"),
+    "glorot_normal": VarianceScaling(1.0, "fan_avg", "normal"),
+    "xavier_uniform": VarianceScaling(1.0, "fan_avg", "uniform"),
+    "xavier_normal": VarianceScaling(1.0, "fan_avg", "normal"),
+    "he_uniform": VarianceScaling(2.0, "fan_in", "uniform"),
+    "he_normal": VarianceScaling(2.0, "fan_in", "normal"),
+    "lecun_uniform": VarianceScaling(1.0, "fan_in", "uniform"),
+    "lecun_normal": VarianceScaling(1.0, "fan_in", "normal"),
+    "zeros": Constant(0.0),
+    "ones": Constant(1.0),
 }
 
 
@@ -82,21 +95,11 @@ def get_initializer(initializer):
     if isinstance(initializer, str):
         return resolve_name("initializer", initializer, INITIALIZERS)
     if isinstance(initializer, (int, float)) and not isinstance(initializer, bool):
-        return constant(float(initializer))
+        return Constant(float(initializer))
     values = np.asarray(initializer)
     if values.dtype.kind not in "biuf":
         raise ValueError(
             "An initializer must be a name, a number, an array of numbers or a callable "
             f"init(shape, rng, dtype), got {initializer!r}."
         )
-
-    def explicit(shape, rng, dtype):
-        if values.shape != tuple(shape):
-            raise ValueError(
-                f"An explicit initial array has shape {values.shape}, but the parameter "
-                f"it initializes has shape {tuple(shape)} (kernels are (n_in, n_out))."
-            )
-        return xp.asarray(values, dtype=dtype)
-
-    explicit.values = values
-    return explicit
+    return Explicit(values)

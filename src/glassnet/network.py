@@ -120,7 +120,9 @@ class Sequential:
             raise ValueError("The network has no layers; pass layers=[gn.Dense(...), ...].")
         if len(input_shape) > 1 and not isinstance(self.layers[0], Flatten):
             raise ValueError(
-                f"Samples of shape {input_shape} need a Flatten() layer first to become vectors."
+                f"X has samples of shape {input_shape} (not vectors): start the network with "
+                "glassnet.Flatten() to turn each into a vector of "
+                f"{int(np.prod(input_shape))} features."
             )
         self._rng = check_random_state(self.random_state)
         n_in, layout, counts = int(np.prod(input_shape)), [], {}
