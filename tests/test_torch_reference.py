@@ -28,6 +28,8 @@ def torch_forward(net, X, params):
             A = activation(layer.activation, A)
         elif isinstance(layer, gn.Flatten):
             A = A.reshape(len(A), -1)
+        elif isinstance(layer, gn.Dropout) and layer._mask is not None:
+            A = A * torch.tensor(layer._mask)  # the same random mask glassnet drew
     return A
 
 
@@ -87,6 +89,23 @@ def test_loss_and_gradients_match_autograd(loss, seed):
     params = to_torch(net)
     yt = torch.tensor(y) if loss == "cross_entropy" else torch.tensor(y, dtype=torch.float64)
     ref = torch_loss(loss, torch_forward(net, torch.tensor(X), params), yt, torch.tensor(w))
+    ref.backward()
+    assert loss_value == pytest.approx(ref.item(), rel=1e-6)
+    for g, p in zip(grads, params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_flatten_and_dropout_in_training_mode_match_autograd():
+    rng = np.random.default_rng(12)
+    images = rng.normal(size=(6, 3, 2))
+    y = rng.integers(0, 4, size=6)
+    net = gn.Sequential([gn.Flatten(), gn.Dense(7, activation="tanh"), gn.Dropout(0.4),
+                         gn.Dense(4, activation="softmax")], random_state=3, dtype="float64")
+    loss_value, grads = net.compute_gradients(images, y, training=True)
+    assert (net.layers[2]._mask == 0).any()  # dropout really dropped units
+    params = to_torch(net)
+    P = torch_forward(net, torch.tensor(images), params)
+    ref = torch_loss("cross_entropy", P, torch.tensor(y), torch.ones(6, dtype=torch.float64))
     ref.backward()
     assert loss_value == pytest.approx(ref.item(), rel=1e-6)
     for g, p in zip(grads, params):

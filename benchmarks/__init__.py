@@ -1,0 +1,1 @@
+"""Speed and parity benchmarks: ``python -m benchmarks`` runs the speed workloads A-E."""
