@@ -302,9 +302,9 @@ class Sequential:
 
     # -- public computations -------------------------------------------------------------
     def _prepare(self, X, y, sample_weight=None):
-        X = check_features(X, allow_images=True)
+        X = check_features(X, n_features=self.input_shape if self.built else None,
+                           allow_images=True)
         self._ensure_built(X)
-        check_features(X, n_features=self.input_shape, allow_images=True)
         y = xp.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"X and y must have the same number of samples, got {len(X)} and "

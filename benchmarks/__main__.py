@@ -1,0 +1,164 @@
+"""Run the speed workloads A-E side by side and write benchmarks/RESULTS.md.
+
+    python -m benchmarks [--rounds N] [--workloads ABCDE] [--libraries glassnet,torch,...]
+
+Each (library, workload) pair runs in its own fresh process; the libraries take
+turns within each round, so a busy moment on a shared machine hits all of them.
+Reported: the median over rounds, the min-max spread, glassnet's ratio to each
+peer (from the medians of the same run), and achieved GFLOP/s against the
+float32 matrix-product peak measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .workloads import WORKLOADS
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
+TARGETS = {
+    "A": "≤ 0.4× scikit-learn and ≤ 0.75× PyTorch",
+    "B": "≤ 0.6× PyTorch",
+    "C": "≤ 1.0× PyTorch",
+    "D": "≤ 15 µs",
+    "E": "≤ +10 MB",
+}
+
+PEAK_SNIPPET = """
+import time, numpy as np
+a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32); c = np.empty_like(a)
+np.matmul(a, a, out=c); best = 1e9
+for _ in range(5):
+    t = time.perf_counter(); np.matmul(a, a, out=c); best = min(best, time.perf_counter() - t)
+print(2 * 2048**3 / best / 1e9)
+"""
+
+
+def run_one(library, workload):
+    cmd = [sys.executable, "-m", "benchmarks.workloads", library, workload]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent, timeout=600)
+    if out.returncode:
+        raise RuntimeError(f"{library} {workload} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine_info():
+    lines = []
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        keep = ("Model name", "CPU(s):", "Thread(s) per core", "Flags")
+        for line in lscpu.splitlines():
+            if line.startswith(keep):
+                if line.startswith("Flags"):
+                    flags = [f for f in line.split() if f.startswith(("avx512f", "avx2", "fma"))]
+                    line = "Flags (SIMD): " + " ".join(flags)
+                lines.append(line.strip())
+    except OSError:
+        pass
+    try:
+        import numpy  # noqa: F401  (loads its BLAS so threadpoolctl can see it)
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            lines.append(f"BLAS: {pool.get('internal_api')} {pool.get('version')} "
+                         f"({pool.get('threading_layer')}, {pool.get('num_threads')} threads, "
+                         f"{pool.get('architecture')})")
+    except ImportError:
+        pass
+    return lines
+
+
+def fmt_value(workload, value):
+    if workload == "D":
+        return f"{value * 1e6:.1f} µs"
+    if workload == "E":
+        return f"+{value:.1f} MB"
+    return f"{value:.3f} s"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", default="ABCDE")
+    parser.add_argument("--libraries", default="glassnet,glassnet-mlp,sklearn,torch")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    libraries = args.libraries.split(",")
+    peaks = []
+    samples = {}
+    for r in range(args.rounds):
+        peaks.append(float(subprocess.run([sys.executable, "-c", PEAK_SNIPPET],
+                                          capture_output=True, text=True).stdout))
+        for workload in args.workloads:
+            for library in libraries:
+                result = run_one(library, workload)
+                key = "extra_mb" if workload == "E" else "seconds"
+                samples.setdefault((workload, library), []).append(result[key])
+                print(f"round {r + 1}: {workload} {library:13s} "
+                      f"{fmt_value(workload, result[key])}", flush=True)
+    peak = statistics.median(peaks)
+    from .workloads import train_flops
+
+    rows = []
+    for workload in args.workloads:
+        med = {lib: statistics.median(samples[(workload, lib)]) for lib in libraries}
+        cells = []
+        for lib in libraries:
+            values = samples[(workload, lib)]
+            cell = f"{fmt_value(workload, med[lib])} ({fmt_value(workload, min(values))}–" \
+                   f"{fmt_value(workload, max(values))})"
+            if workload in "ABC":
+                spec = WORKLOADS[workload]
+                gflops = train_flops(spec["hidden"], spec["n"]) / med[lib] / 1e9
+                cell += f", {gflops:.0f} GFLOP/s"
+            cells.append(cell)
+        ratios = []
+        if workload != "E":
+            for peer in ("sklearn", "torch", "glassnet-mlp"):
+                if peer in med and "glassnet" in med:
+                    ratios.append(f"{med['glassnet'] / med[peer]:.2f}× {peer}")
+        rows.append((workload, cells, ", ".join(ratios), TARGETS[workload]))
+
+    header = ["workload", *libraries, "glassnet / peer", "target"]
+    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for workload, cells, ratio, target in rows:
+        table.append(f"| {workload} | " + " | ".join(cells) + f" | {ratio} | {target} |")
+    text = "\n".join([
+        BEGIN,
+        "## Speed (issue 5)",
+        "",
+        f"Command: `python -m benchmarks --rounds {args.rounds} --workloads {args.workloads} "
+        f"--libraries {args.libraries}`, run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "Median over rounds (min–max); ratios are glassnet `Sequential.fit` over the peer, "
+        "from the medians of this run.",
+        f"float32 matrix-product peak measured in the same run: {peak:.0f} GFLOP/s "
+        "(2048×2048 `np.matmul`).",
+        "",
+        *table,
+        "",
+        "Machine:",
+        "",
+        *[f"- {line}" for line in machine_info()],
+        END,
+    ])
+    print(text)
+    if not args.no_write:
+        old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        if BEGIN in old and END in old:
+            new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END):]
+        else:
+            new = old.rstrip() + "\n\n" + text + "\n"
+        RESULTS.write_text(new)
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
