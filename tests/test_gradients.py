@@ -17,6 +17,7 @@ LOSS_OUTPUTS = [
     ("mse", "leaky_relu"), ("mse", "softmax"),
     ("binary_cross_entropy", "sigmoid"), ("binary_cross_entropy", "softmax"),
     ("cross_entropy", "softmax"), ("cross_entropy", "sigmoid"),
+    ("poisson", "exp"), ("poisson", "sigmoid"),
 ]
 SHAPES = {  # name: (n_samples, n_features, hidden sizes, n_outputs)
     "shallow": (7, 3, [5], 3),
@@ -37,6 +38,8 @@ def _targets(loss, rng, n, k):
         return rng.normal(size=(n, k))
     if loss == "binary_cross_entropy":
         return rng.integers(0, 2, size=(n, k)).astype(float)
+    if loss == "poisson":
+        return rng.poisson(1.5, size=(n, k)).astype(float)
     return rng.integers(0, k, size=n)
 
 
@@ -139,7 +142,7 @@ def test_dropout_backward_uses_the_forward_mask():
     assert layer.forward(A, training=False) is A  # off in prediction
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "exp"])
 def test_elementwise_derivative_matches_differences(name):
     f = get_activation(name)
     Z = np.random.default_rng(9).normal(size=(4, 3))
@@ -158,7 +161,7 @@ def test_softmax_jacobian_matches_differences():
 
 
 @pytest.mark.parametrize("name,act", [("mse", "identity"), ("binary_cross_entropy", "sigmoid"),
-                                      ("cross_entropy", "softmax")])
+                                      ("cross_entropy", "softmax"), ("poisson", "exp")])
 def test_losses_general_and_fused_gradients(name, act):
     rng = np.random.default_rng(11)
     loss, f = get_loss(name), get_activation(act)

@@ -11,7 +11,7 @@ F = torch.nn.functional
 TORCH_ACT = {
     "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
     "leaky_relu": lambda z: F.leaky_relu(z, 0.01), "identity": lambda z: z,
-    "softmax": lambda z: torch.softmax(z, dim=1),
+    "softmax": lambda z: torch.softmax(z, dim=1), "exp": torch.exp,
 }
 
 
@@ -44,6 +44,8 @@ def torch_loss(name, P, y, w):
         per_sample = ((P - y) ** 2).mean(dim=1)
     elif name == "binary_cross_entropy":
         per_sample = F.binary_cross_entropy(P, y, reduction="none").mean(dim=1)
+    elif name == "poisson":  # half deviance: p - y log p + y log y - y
+        per_sample = (P - y * torch.log(P) + torch.xlogy(y, y) - y).mean(dim=1)
     else:
         per_sample = -torch.log(P)[torch.arange(len(y)), y]
     return (w * per_sample).sum() / w.sum()
@@ -53,7 +55,7 @@ def make_case(seed, loss):
     rng = np.random.default_rng(seed)
     hidden = rng.choice(["sigmoid", "tanh", "relu", "leaky_relu", "identity"], size=3)
     out = {"mse": rng.choice(["identity", "tanh", "sigmoid"]), "binary_cross_entropy": "sigmoid",
-           "cross_entropy": "softmax"}[loss]
+           "cross_entropy": "softmax", "poisson": "exp"}[loss]
     layers = [gn.Dense(int(rng.integers(3, 7)), activation=hidden[0]),
               gn.Dense(int(rng.integers(3, 7))), gn.LeakyReLU(0.2) if hidden[1] == "leaky_relu"
               else gn.Activation(hidden[1]),
@@ -70,6 +72,8 @@ def make_case(seed, loss):
         y = rng.normal(size=(n, 3))
     elif loss == "binary_cross_entropy":
         y = rng.integers(0, 2, size=(n, 3)).astype(float)
+    elif loss == "poisson":
+        y = rng.poisson(1.0, size=(n, 3)).astype(float)
     else:
         y = rng.integers(0, 3, size=n)
     w = rng.uniform(0.2, 2.0, size=n)
@@ -82,7 +86,7 @@ def to_torch(net):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy", "cross_entropy"])
+@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy", "cross_entropy", "poisson"])
 def test_loss_and_gradients_match_autograd(loss, seed):
     net, X, y, w = make_case(seed, loss)
     loss_value, grads = net.compute_gradients(X, y, sample_weight=w)

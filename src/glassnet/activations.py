@@ -144,6 +144,21 @@ class LeakyReLU(Activation):
         return f"LeakyReLU(alpha={self.alpha})"
 
 
+class Exp(Activation):
+    """``f(z) = e^z``, ``f'(z) = e^z`` (the log link of Poisson regression)."""
+
+    name = "exp"
+
+    def value(self, Z, out=None):
+        return xp.exp(Z, out=out)
+
+    def derivative(self, Z, A):
+        return A.copy()
+
+    def backward(self, dA, Z, A, out=None):
+        return xp.multiply(dA, A, out=out)
+
+
 class Softmax(Activation):
     """``f(z)_j = e^(z_j) / sum_k e^(z_k)`` per row;
     ``dL/dz = a * (dL/da - sum_k dL/da_k a_k)`` (the Jacobian-vector product).
@@ -182,6 +197,7 @@ ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
     "softmax": Softmax,
+    "exp": Exp,
 }
 
 

@@ -251,6 +251,50 @@ class CrossEntropy(Loss):
         return loss, dZ
 
 
+class Poisson(Loss):
+    """Half Poisson deviance: ``l_ij = p_ij - y_ij log p_ij + y_ij log y_ij - y_ij``,
+    ``L = sum_i w_i mean_j l_ij / sum w``; ``dL/dp = w_i (1 - y / p) / (k sum w)``.
+
+    Fused with an exponential output (the log link), from ``z = log p``:
+    ``l = e^z - y z + y log y - y`` and ``dL/dz = w_i (e^z - y) / (k sum w)``.
+    Targets must be >= 0.
+    """
+
+    name = "poisson"
+    fused_activation = "exp"
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        T = _as_columns(y, n_outputs, self.name)
+        if T.dtype.kind not in "biuf":
+            raise ValueError(f"Loss 'poisson' needs numeric targets y, got dtype {T.dtype}.")
+        if T.size and T.min() < 0:
+            raise ValueError(f"Loss 'poisson' needs targets y >= 0, got a minimum of {T.min()}.")
+        return T.astype(dtype, copy=False)
+
+    @staticmethod
+    def _y_log_y(T):
+        return xp.where(T > 0, T * xp.log(xp.where(T > 0, T, 1)), 0.0)
+
+    def value(self, P, T, sample_weight=None):
+        scale = _sample_scale(sample_weight, len(P), P.dtype)
+        logP = xp.log(xp.clip(P, np.finfo(P.dtype).tiny, None))
+        elementwise = P - T * logP + self._y_log_y(T) - T
+        return _weighted_mean(elementwise.mean(axis=1), scale)
+
+    def gradient(self, P, T, sample_weight=None):
+        scale = _sample_scale(sample_weight, len(P), P.dtype)
+        return (1 - T / xp.clip(P, np.finfo(P.dtype).tiny, None)) * (scale / P.shape[1])
+
+    def fused(self, Z, T, activation, sample_weight=None):
+        scale = _sample_scale(sample_weight, len(Z), Z.dtype)
+        elementwise = xp.exp(Z) - T * Z + self._y_log_y(T) - T
+        loss = _weighted_mean(elementwise.mean(axis=1), scale)
+        dZ = activation.value(Z, out=Z)  # e^z, written over the logits
+        dZ -= T
+        dZ *= scale / Z.shape[1]
+        return loss, dZ
+
+
 LOSSES = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
@@ -261,6 +305,7 @@ LOSSES = {
     "cross_entropy": CrossEntropy,
     "categorical_crossentropy": CrossEntropy,
     "categorical_cross_entropy": CrossEntropy,
+    "poisson": Poisson,
 }
 
 
