@@ -49,6 +49,7 @@ _LAZY = {
     "plot_network": "plot",
     "save": "io",
     "load": "io",
+    "ModelFileError": "io",
     "GradientStats": "callbacks",
     "Checkpoint": "callbacks",
 }

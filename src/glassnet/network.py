@@ -372,6 +372,14 @@ class Sequential:
                    callbacks=callbacks, verbose=verbose, target_loss=target_loss,
                    sample_weight=sample_weight)
 
+    def save(self, path):
+        """Write the network (weights, optimizer state) to a ``.glassnet`` file; see
+        :func:`glassnet.save`.
+        """
+        from .io import save  # the file format lives one room up (io.py)
+
+        save(self, path)
+
     # -- describing ----------------------------------------------------------------------
     def summary(self, print_fn=print) -> str:
         """A table of layers, output shapes and parameter counts (printed with ``print_fn``)."""

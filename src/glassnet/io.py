@@ -1,0 +1,410 @@
+"""The ``.glassnet`` file: a zip that holds data only, so loading it can never run code.
+
+Members (nothing else is accepted):
+
+- ``config.json``: ``format`` ("glassnet"), ``format_version``, ``glassnet_version``,
+  ``kind`` ("Sequential", "MLPClassifier" or "MLPRegressor"), ``network`` (``layers``,
+  ``loss``, ``optimizer`` configs, ``dtype``, ``input_shape``, ``random_state``),
+  ``weights`` (``[name, shape]`` of each parameter, in order), ``optimizer_state``
+  (``iterations`` and the ``[name, size]`` of each state buffer), ``training``
+  (``epochs_done`` and the random generator's state, for an exact resume), and for the
+  estimators ``estimator`` (``get_params()``, ``classes_``, fitted attributes).
+- ``weights.npz``: one ``.npy`` per parameter (``dense.W``, ``dense.b``, ...).
+- ``optimizer.npz``: one flat ``.npy`` per optimizer state buffer (``m``, ``v``, ...).
+
+Loading never unpickles (``.npy`` headers are read and checked before any data,
+``allow_pickle=False``), checks every member's size, every array's shape and dtype
+against the config, and refuses anything else with :class:`ModelFileError`. Saving
+writes a temporary file in the same folder, fsyncs it and renames it over the
+target, so a crash leaves the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 1 << 20  # config.json is small; a larger one is not ours
+MAX_MEMBERS = 16
+MAX_ARRAYS = 4096
+NPY_SLACK = 1024  # per array: the .npy header and the inner zip's headers
+MEMBERS = ("config.json", "weights.npz", "optimizer.npz")
+
+
+class ModelFileError(ValueError):
+    """A ``.glassnet`` file that cannot be read: missing, damaged, foreign or unsafe."""
+
+
+# -- saving ---------------------------------------------------------------------------
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{value!r} ({type(value).__name__}) cannot be stored in a .glassnet file")
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, a in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def network_config(net, epochs_done=0) -> tuple[dict, dict, dict]:
+    """``(config, weights, optimizer_state)`` of a built ``Sequential``."""
+    net._check_built()
+    random_state = net.random_state
+    if not (random_state is None or isinstance(random_state, (int, np.integer))):
+        random_state = None  # a Generator: its exact state is stored below
+    opt = net.optimizer
+    state = {k: np.asarray(v) for k, v in opt.state.items()}
+    config = {
+        "network": {
+            "layers": [layer.get_config() for layer in net.layers],
+            "loss": net.loss.get_config(),
+            "optimizer": opt.get_config(),
+            "dtype": net.dtype.name,
+            "input_shape": list(net.input_shape),
+            "random_state": None if random_state is None else int(random_state),
+        },
+        "weights": [[n, list(p.shape)] for n, p in zip(net.parameter_names(), net.parameters())],
+        "optimizer_state": {
+            "iterations": int(opt.iterations),
+            "buffers": [[k, int(v.size)] for k, v in state.items()],
+        },
+        "training": {
+            "epochs_done": int(epochs_done),
+            "rng_state": net._rng.bit_generator.state,
+        },
+    }
+    weights = dict(zip(net.parameter_names(), net.get_weights()))
+    return config, weights, state
+
+
+def _write_atomic(path, config, weights, state):
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path!r} is a directory; give a file name like 'model.glassnet'.")
+    folder = os.path.dirname(os.path.abspath(path))
+    payload = json.dumps(config, default=_jsonable, allow_nan=False, indent=1).encode()
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".glassnet", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+                zf.writestr("config.json", payload, zipfile.ZIP_DEFLATED)
+                zf.writestr("weights.npz", _npz_bytes(weights))
+                zf.writestr("optimizer.npz", _npz_bytes(state))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def save(model, path, *, epochs_done=None):
+    """Write ``model`` (a ``Sequential`` or a fitted estimator) to ``path`` atomically.
+
+    Parameters
+    ----------
+    model : Sequential, MLPClassifier or MLPRegressor
+    path : str or os.PathLike
+        Conventionally ending in ``.glassnet``.
+    epochs_done : int, optional
+        Epochs trained so far, for ``fit(..., resume_from=path)``; defaults to the
+        epochs recorded by the model's last ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn, tempfile, os
+    >>> net = gn.Sequential([gn.Dense(1, input_dim=2)], loss="mse", random_state=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.glassnet")
+    >>> gn.save(net.build(2), path)
+    >>> X = np.ones((1, 2))
+    >>> bool((gn.load(path).predict(X) == net.predict(X)).all())
+    True
+    """
+    from .network import Sequential
+
+    if isinstance(model, Sequential):
+        if epochs_done is None:
+            epochs_done = getattr(model, "epochs_done", 0)
+        config, weights, state = network_config(model, epochs_done)
+        kind, extra = "Sequential", {}
+    elif hasattr(model, "_glassnet_state"):
+        kind, extra, net = model._glassnet_state()
+        config, weights, state = network_config(net, getattr(model, "n_iter_", 0))
+    else:
+        raise TypeError(
+            f"model must be a glassnet Sequential, MLPClassifier or MLPRegressor, got "
+            f"{type(model).__name__}."
+        )
+    from . import __version__
+
+    header = {"format": "glassnet", "format_version": FORMAT_VERSION,
+              "glassnet_version": __version__, "kind": kind}
+    _write_atomic(path, {**header, **config, **extra}, weights, state)
+
+
+# -- loading --------------------------------------------------------------------------
+
+
+def _read_member(zf, info, limit, what):
+    if info.file_size > limit:
+        raise ModelFileError(
+            f"{what} declares {info.file_size} bytes, more than the {limit} expected."
+        )
+    with zf.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) != info.file_size:
+        raise ModelFileError(f"{what} holds {len(data)} bytes, not the {info.file_size} declared.")
+    return data
+
+
+def _zip_members(zf, allowed, what):
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS * MAX_ARRAYS:
+        raise ModelFileError(f"{what} has {len(infos)} members, far more than expected.")
+    names = [i.filename for i in infos]
+    if len(set(names)) != len(names):
+        raise ModelFileError(f"{what} has duplicate member names.")
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise ModelFileError(f"{what} has unexpected members {unknown[:5]}; expected {allowed}.")
+    missing = [n for n in allowed if n not in names]
+    if missing:
+        raise ModelFileError(f"{what} lacks the members {missing}.")
+    return {i.filename: i for i in infos}
+
+
+def _read_npy(data: bytes, shape, dtype, what):
+    f = io.BytesIO(data)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ModelFileError(f"{what} uses .npy version {version}, which glassnet does not read.")
+    if got_dtype != dtype or tuple(got_shape) != tuple(shape) or fortran:
+        raise ModelFileError(
+            f"{what} has shape {tuple(got_shape)} and dtype {got_dtype}, but the config "
+            f"says shape {tuple(shape)} and dtype {dtype}."
+        )
+    if len(data) - f.tell() != math.prod(shape) * dtype.itemsize:
+        raise ModelFileError(f"{what} holds the wrong number of bytes for shape {tuple(shape)}.")
+    # Plain numbers only: the dtype was checked, so nothing here can unpickle.
+    return np.frombuffer(data, dtype=dtype, offset=f.tell()).reshape(shape).copy()
+
+
+def _read_npz(data: bytes, specs, dtype, what) -> dict:
+    """Arrays of an ``.npz`` whose ``[name, shape]`` are ``specs``, checked before reading."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = _zip_members(zf, [f"{name}.npy" for name, _ in specs], what)
+        arrays = {}
+        for name, shape in specs:
+            limit = math.prod(shape) * dtype.itemsize + NPY_SLACK
+            raw = _read_member(zf, infos[f"{name}.npy"], limit, f"{what}/{name}")
+            arrays[name] = _read_npy(raw, shape, dtype, f"{what}/{name}")
+    return arrays
+
+
+def _check_shape(value, what):
+    if not isinstance(value, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in value
+    ):
+        raise ModelFileError(f"{what} must be a list of sizes, got {value!r}.")
+    return tuple(value)
+
+
+def _check_config(config):
+    if not isinstance(config, dict) or config.get("format") != "glassnet":
+        raise ModelFileError("config.json is not a glassnet model description.")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"format_version must be a positive integer, got {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"The file has format version {version}, written by glassnet "
+            f"{config.get('glassnet_version')!r}; this glassnet reads up to version "
+            f"{FORMAT_VERSION}. Upgrade glassnet to load it."
+        )
+    for key, kind in (("network", dict), ("weights", list), ("optimizer_state", dict),
+                      ("training", dict)):
+        if not isinstance(config.get(key), kind):
+            raise ModelFileError(f"config.json: {key!r} must be a {kind.__name__}.")
+    if len(config["weights"]) > MAX_ARRAYS:
+        raise ModelFileError("config.json lists too many weight arrays.")
+
+
+def _build_network(config):
+    """A ``Sequential`` rebuilt from the config, its layout checked before any allocation."""
+    from .backend import resolve_dtype
+    from .layers import layer_from_config
+    from .network import Sequential
+
+    spec = config["network"]
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers or len(layers) > MAX_ARRAYS:
+        raise ModelFileError("config.json: network.layers must be a non-empty list.")
+    layers = [layer_from_config(c) for c in layers]
+    dtype = resolve_dtype(spec.get("dtype"))
+    input_shape = _check_shape(spec.get("input_shape"), "network.input_shape")
+    if not input_shape:
+        raise ModelFileError("config.json: network.input_shape is empty.")
+    specs = []
+    for entry in config["weights"]:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise ModelFileError(f"config.json: a weights entry must be [name, shape]: {entry!r}")
+        specs.append((entry[0], _check_shape(entry[1], f"weights[{entry[0]!r}]")))
+    n_in, layout = math.prod(input_shape), []
+    for layer in layers:
+        layout += [shape for _, shape in layer.param_shapes(n_in)]
+        n_in = layer.output_dim(n_in)
+    if [s for _, s in specs] != layout:
+        raise ModelFileError(
+            "config.json: the weight shapes do not match the layers "
+            f"({[s for _, s in specs][:6]} vs {layout[:6]})."
+        )
+    random_state = spec.get("random_state")
+    if random_state is not None and not isinstance(random_state, int):
+        raise ModelFileError(f"network.random_state must be an int or null, got {random_state!r}.")
+    net = Sequential(layers, loss=spec.get("loss"), optimizer=spec.get("optimizer"),
+                     random_state=random_state, dtype=dtype)
+    return net, input_shape, specs
+
+
+def _restore(net, input_shape, specs, weights, opt_specs, opt_state, config):
+    net.build(input_shape)
+    if net.parameter_names() != [n for n, _ in specs]:
+        raise ModelFileError("config.json: the weight names do not match the layers.")
+    net.set_weights([weights[n] for n, _ in specs])
+    opt = net.optimizer
+    if sorted(opt.state) != sorted(n for n, _ in opt_specs):
+        raise ModelFileError(
+            f"optimizer.npz holds {[n for n, _ in opt_specs]}, but {type(opt).__name__} "
+            f"keeps {sorted(opt.state)}."
+        )
+    for name, _ in opt_specs:
+        opt.state[name][...] = opt_state[name]
+    iterations = config["optimizer_state"].get("iterations")
+    if not isinstance(iterations, int) or iterations < 0:
+        raise ModelFileError(f"optimizer_state.iterations must be an int >= 0, got {iterations!r}")
+    opt.iterations = iterations
+    training = config["training"]
+    epochs_done = training.get("epochs_done", 0)
+    if not isinstance(epochs_done, int) or epochs_done < 0:
+        raise ModelFileError(f"training.epochs_done must be an int >= 0, got {epochs_done!r}")
+    net.epochs_done = epochs_done
+    rng_state = training.get("rng_state")
+    if rng_state is not None:
+        if not isinstance(rng_state, dict) or \
+                rng_state.get("bit_generator") != type(net._rng.bit_generator).__name__:
+            raise ModelFileError("training.rng_state is not a state of the network's generator.")
+        net._rng.bit_generator.state = rng_state
+    return net
+
+
+def _open(path):
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.") from None
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path!r} is a directory, not a .glassnet model file.")
+    if not os.path.exists(path):
+        raise ModelFileError(f"No model file at {path!r}.")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path!r} is not a .glassnet model file (not a zip archive; a truncated file or "
+            "one from another program?)."
+        )
+    return zipfile.ZipFile(path)
+
+
+def _load_parts(path):
+    with _open(path) as zf:
+        infos = _zip_members(zf, list(MEMBERS), "the file")
+        raw = _read_member(zf, infos["config.json"], MAX_CONFIG_BYTES, "config.json")
+        try:
+            config = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"config.json is not valid JSON: {exc}") from None
+        _check_config(config)
+        net, input_shape, specs = _build_network(config)
+        dtype = net.dtype
+        limit = sum(math.prod(s) * dtype.itemsize + NPY_SLACK for _, s in specs) + NPY_SLACK
+        data = _read_member(zf, infos["weights.npz"], limit, "weights.npz")
+        weights = _read_npz(data, specs, dtype, "weights.npz")
+        buffers = config["optimizer_state"].get("buffers")
+        if not isinstance(buffers, list) or len(buffers) > 8 or not all(
+                isinstance(b, list) and len(b) == 2 and isinstance(b[0], str) for b in buffers):
+            raise ModelFileError("config.json: optimizer_state.buffers must be [[name, size]].")
+        size = sum(math.prod(s) for _, s in specs)
+        if any(b[1] != size for b in buffers):
+            raise ModelFileError(f"optimizer state buffers must each hold {size} values.")
+        opt_specs = [(b[0], (size,)) for b in buffers]
+        limit = len(opt_specs) * (size * dtype.itemsize + NPY_SLACK) + NPY_SLACK
+        data = _read_member(zf, infos["optimizer.npz"], limit, "optimizer.npz")
+        opt_state = _read_npz(data, opt_specs, dtype, "optimizer.npz")
+    net = _restore(net, input_shape, specs, weights, opt_specs, opt_state, config)
+    return config, net
+
+
+# What a damaged or crafted file can make the parsers raise; all become ModelFileError.
+_READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError, EOFError, OSError, RuntimeError, NotImplementedError,
+                zipfile.BadZipFile, MemoryError)
+
+
+def load(path):
+    """Read a model written by :func:`save`: a ``Sequential`` or a fitted estimator.
+
+    Raises
+    ------
+    ModelFileError
+        If ``path`` is missing, a directory, not a ``.glassnet`` file, damaged,
+        from a newer glassnet, or inconsistent in any way.
+    """
+    try:
+        config, net = _load_parts(path)
+        kind = config.get("kind", "Sequential")
+        if kind == "Sequential":
+            return net
+        if kind in ("MLPClassifier", "MLPRegressor"):
+            from . import estimators
+
+            return getattr(estimators, kind)._from_glassnet_state(config, net)
+        raise ModelFileError(f"config.json: unknown model kind {kind!r}.")
+    except ModelFileError as exc:
+        raise ModelFileError(f"Cannot load {os.fspath(path)!r}: {exc}") from None
+    except TypeError as exc:
+        if "path must be" in str(exc):
+            raise
+        raise ModelFileError(f"Cannot load {path!r}: damaged or invalid file ({exc}).") from exc
+    except _READ_ERRORS as exc:
+        raise ModelFileError(
+            f"Cannot load {os.fspath(path)!r}: damaged or invalid file "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
