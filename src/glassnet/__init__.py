@@ -50,6 +50,7 @@ _LAZY = {
     "save": "io",
     "load": "io",
     "ModelFileError": "io",
+    "DivergenceError": "training",
     "GradientStats": "callbacks",
     "Checkpoint": "callbacks",
 }

@@ -188,3 +188,73 @@ class ProgressLogger(Callback):
                                                                            "learning_rate")]
             self._print(f"Epoch {epoch + 1}/{self.params['epochs']} - " + " - ".join(parts)
                         + f" - {logs['time']:.2f}s")
+
+
+class Checkpoint(Callback):
+    """Save the network to a ``.glassnet`` file during ``fit``, atomically.
+
+    Every ``every`` epochs the latest state (weights, optimizer state, random-generator
+    state, epochs done) goes to ``path``, ready for ``fit(..., resume_from=path)``.
+    With ``keep_best=True`` the weights of the best epoch so far (by ``val_loss``, or
+    ``loss`` without validation) also go to ``best_path``, ``model.best.glassnet`` beside
+    ``model.glassnet``. Each write replaces the previous file in one rename, so a crash
+    or ``kill -9`` leaves the previous checkpoint or the new one, never a broken file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    every : int, default 1
+        Save every this many epochs (and at the end of training).
+    keep_best : bool, default True
+    monitor : str, optional
+        The logged quantity that decides the best epoch (smaller is better for losses).
+
+    Attributes
+    ----------
+    best_path : str or None
+    best : float
+    best_epoch : int or None
+    """
+
+    def __init__(self, path, every=1, keep_best=True, monitor=None):
+        import os
+
+        super().__init__()
+        self.path = os.fspath(path)
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}.")
+        if os.path.isdir(self.path):
+            raise ValueError(f"path {self.path!r} is a directory; give a file name.")
+        self.every, self.keep_best, self.monitor = every, bool(keep_best), monitor
+        stem, ext = os.path.splitext(self.path)
+        self.best_path = f"{stem}.best{ext or '.glassnet'}" if self.keep_best else None
+
+    def on_train_begin(self, logs=None):
+        metrics = self.params.get("metrics", [])
+        monitor = self.monitor or ("val_loss" if "val_loss" in metrics else "loss")
+        self._monitor = _Monitor(monitor, "auto", 0.0)
+        self._monitor.check_available(self.params)
+        self.best_epoch, self._saved_epoch = None, None
+
+    def _save(self, path):
+        from .io import save  # io.py sits one room up
+
+        save(self.model, path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keep_best and math.isfinite(logs[self._monitor.monitor]) \
+                and self._monitor.improved(logs):
+            self.best_epoch = epoch
+            self._save(self.best_path)
+        if (epoch + 1) % self.every == 0:
+            self._save(self.path)
+            self._saved_epoch = epoch
+
+    @property
+    def best(self):
+        return self._monitor.best
+
+    def on_train_end(self, logs=None):
+        done = getattr(self.model, "epochs_done", 0)
+        if done and self._saved_epoch != done - 1:
+            self._save(self.path)

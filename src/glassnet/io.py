@@ -408,3 +408,34 @@ def load(path):
             f"Cannot load {os.fspath(path)!r}: damaged or invalid file "
             f"({type(exc).__name__}: {exc})."
         ) from exc
+
+
+def resume_into(net, path) -> int:
+    """Put the state saved in ``path`` (weights, optimizer state, generator state) into the
+    built ``net``, which must have the same layers and loss; return the epochs done.
+    """
+    try:
+        config, saved = _load_parts(path)
+    except ModelFileError as exc:
+        raise ModelFileError(f"resume_from={os.fspath(path)!r}: {exc}") from None
+    except _READ_ERRORS as exc:
+        raise ModelFileError(f"resume_from={os.fspath(path)!r}: damaged or invalid file "
+                             f"({type(exc).__name__}: {exc}).") from exc
+    ours = ([layer.get_config() for layer in net.layers], net.loss.get_config(),
+            net.input_shape, net.dtype)
+    theirs = ([layer.get_config() for layer in saved.layers], saved.loss.get_config(),
+              saved.input_shape, saved.dtype)
+    if ours != theirs or type(net.optimizer) is not type(saved.optimizer) or \
+            sorted(net.optimizer.state_names) != sorted(saved.optimizer.state):
+        raise ValueError(
+            f"resume_from={os.fspath(path)!r} holds a different network (layers, loss, input "
+            "shape, dtype or optimizer class differ); resume with the network that wrote it."
+        )
+    net._params[...] = saved._params
+    net.optimizer.build(net._params)
+    for name, buf in saved.optimizer.state.items():
+        net.optimizer.state[name][...] = buf
+    net.optimizer.iterations = saved.optimizer.iterations
+    net._rng.bit_generator.state = saved._rng.bit_generator.state
+    net.epochs_done = saved.epochs_done
+    return saved.epochs_done

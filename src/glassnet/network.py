@@ -363,14 +363,15 @@ class Sequential:
 
     def fit(self, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
             validation_data=None, callbacks=None, verbose=1, target_loss=None,
-            sample_weight=None):
+            sample_weight=None, resume_from=None, on_divergence="raise"):
         """Train the network; see :func:`glassnet.training.fit` for the parameters."""
         from .training import fit  # the loop lives one room up (training.py)
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                    validation_split=validation_split, validation_data=validation_data,
                    callbacks=callbacks, verbose=verbose, target_loss=target_loss,
-                   sample_weight=sample_weight)
+                   sample_weight=sample_weight, resume_from=resume_from,
+                   on_divergence=on_divergence)
 
     def save(self, path):
         """Write the network (weights, optimizer state) to a ``.glassnet`` file; see

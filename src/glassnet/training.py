@@ -9,10 +9,14 @@ stopping).
 
 from __future__ import annotations
 
+import math
 import numbers
+import signal
+import threading
 import time
+import warnings
 
-from .backend import check_fraction, xp
+from .backend import all_finite, check_fraction, xp
 from .network import accuracy, r2_score
 
 
@@ -61,12 +65,15 @@ class History(Callback):
         The epochs that ran (0-based).
     stop_reason : str
         Why training ended.
+    interrupted : bool
+        Whether Ctrl-C stopped it.
     """
 
     def on_train_begin(self, logs=None):
         self.history = {}
         self.epoch = []
         self.stop_reason = None
+        self.interrupted = False
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
@@ -140,8 +147,47 @@ def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
     return result
 
 
+class DivergenceError(ValueError):
+    """Training diverged: the loss became NaN or infinite (the weights kept are finite)."""
+
+
+class _CtrlC:
+    """While active in the main thread, Ctrl-C sets ``requested`` (the loop stops after the
+    current batch, so no update is left half done); a second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        self.requested, self._previous = False, None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _restore_finite(net, snapshot):
+    """Put back ``snapshot`` (the weights at the start of the epoch) if the weights are not
+    all finite; return a phrase saying which weights were kept.
+    """
+    if all_finite(net._params):
+        return "the last finite weights"
+    net._params[...] = snapshot
+    return "the weights from the start of that epoch"
+
+
 def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
-        validation_data=None, callbacks=None, verbose=1, target_loss=None, sample_weight=None):
+        validation_data=None, callbacks=None, verbose=1, target_loss=None, sample_weight=None,
+        resume_from=None, on_divergence="raise"):
     """Train ``net`` by (mini-batch) gradient descent and return its ``History``.
 
     Parameters
@@ -166,6 +212,20 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
         Stop as soon as an epoch's training loss is at or below it (the target error).
     sample_weight : array of shape (n_samples,), optional
         Weights of the samples in the loss.
+    resume_from : str or os.PathLike, optional
+        A ``.glassnet`` file (from ``save`` or a ``Checkpoint``) of this same network:
+        its weights, optimizer state, random-generator state and epoch count are put
+        into ``net``, and training continues from that epoch up to ``epochs`` in total
+        (as Keras' ``initial_epoch``), exactly as if it had never stopped.
+    on_divergence : {"raise", "warn"}, default "raise"
+        When the loss becomes NaN or infinite, training stops and keeps the last finite
+        weights; ``"raise"`` then raises :class:`DivergenceError`, ``"warn"`` warns and
+        returns normally (``History.stop_reason`` says what happened).
+
+    Ctrl-C (SIGINT) stops training after the current batch: the weights of the best
+    epoch so far are kept (by ``val_loss``; without validation, the last weights),
+    ``History.stop_reason`` and ``History.interrupted`` record it, a warning is
+    issued, and ``fit`` returns normally.
 
     Returns
     -------
@@ -177,12 +237,21 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     if verbose not in (0, 1, 2, False, True):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+    if on_divergence not in ("raise", "warn"):
+        raise ValueError(f"on_divergence must be 'raise' or 'warn', got {on_divergence!r}.")
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise ValueError(f"callbacks must be glassnet Callback instances, got {cb!r}.")
     X, T, sw = net._prepare(X, y, sample_weight)
     (X, T, sw), val = _split(net, X, T, sw, validation_split, validation_data)
+    first_epoch = 0
+    if resume_from is not None:
+        from .io import resume_into  # io.py sits one room up
+
+        first_epoch = resume_into(net, resume_from)
+    elif not hasattr(net, "epochs_done"):
+        net.epochs_done = 0
     n = len(X)
     bs = n if batch_size is None else min(batch_size, n)
     if bs == n:  # full batch: one cast, outside the loop
@@ -201,41 +270,99 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     for cb in callbacks:
         cb.on_train_begin()
 
-    buffers = {}
-    for epoch in range(epochs):
-        start_time = time.perf_counter()
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch)
-        order = net._rng.permutation(n) if shuffle and bs < n else None
+    buffers, problem, best, epoch = {}, None, (math.inf, None, None), first_epoch
+    with _CtrlC() as ctrl_c:
+        try:
+            for epoch in range(first_epoch, epochs):
+                problem, best = _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle,
+                                           callbacks, buffers, best, ctrl_c)
+                if problem or net.stop_training:
+                    break
+        except KeyboardInterrupt:  # raised by a second Ctrl-C or a user's handler
+            problem = ("interrupted", epoch, None, net._params.copy())
+    if problem and problem[0] == "interrupted":
+        _finish_interrupted(net, history, problem, best)
+    elif problem:
+        kept = _restore_finite(net, problem[3])
         lr = net.optimizer.current_learning_rate
-        total, seen = 0.0, 0
-        for batch, start in enumerate(range(0, n, bs)):
-            if order is None:
-                rows = slice(start, start + bs)
-                Xb, Tb = net._as_dtype(X[rows]), T[rows]
-                swb = None if sw is None else sw[rows]
-            else:
-                idx = order[start : start + bs]
-                Xb = _gather(X, idx, buffers, "X", net.dtype)
-                Tb = _gather(T, idx, buffers, "T", T.dtype)
-                swb = None if sw is None else sw[idx]
-            loss = net.train_on_batch(Xb, Tb, swb)
-            size = len(Xb) if swb is None else float(swb.sum())
-            total, seen = total + loss * size, seen + size
-            for cb in callbacks:
-                cb.on_batch_end(batch, {"loss": loss, "size": len(Xb)})
-            if net.stop_training:
-                break
-        logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
-        if val is not None:
-            for key, value in evaluate_prepared(net, *val).items():
-                logs[f"val_{key}"] = value
-        logs["time"] = time.perf_counter() - start_time
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if net.stop_training:
-            break
+        message = (
+            f"Training diverged: the loss became {problem[2]} at epoch {problem[1][0] + 1}, "
+            f"batch {problem[1][1] + 1} (learning_rate={lr:g}); the network keeps {kept}. "
+            "Lower the learning rate, scale the inputs, or clip gradients (clipnorm=...)."
+        )
+        net.stop_training, net.stop_reason = True, message
+    elif epochs <= first_epoch:
+        net.stop_reason = f"already trained {first_epoch} epochs (epochs={epochs})"
     for cb in callbacks:
         cb.on_train_end()
     net.history = history
+    if problem and problem[0] != "interrupted":
+        if on_divergence == "raise":
+            raise DivergenceError(message + " Pass on_divergence='warn' to stop with a warning.")
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
     return history
+
+
+def _finish_interrupted(net, history, problem, best):
+    """After Ctrl-C: keep the best epoch's weights (or the last), say so, warn once."""
+    _, epoch, batch, snapshot = problem
+    kept = "the last weights"
+    if best[1] is not None:
+        net._params[...] = best[1]
+        kept = f"the weights of epoch {best[2] + 1} (best val_loss {best[0]:.6g})"
+    elif not all_finite(net._params):
+        net._params[...] = snapshot
+        kept = "the weights from the start of that epoch"
+    where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
+    net.stop_training = True
+    net.stop_reason = f"interrupted (Ctrl-C) during {where}; the network keeps {kept}"
+    history.interrupted = True
+    warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=4)
+
+
+def _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle, callbacks, buffers, best, ctrl_c):
+    """One pass over the data; returns ``(problem, best)``, ``problem`` None when all went
+    well, else ``(kind, where, loss, snapshot)``.
+    """
+    snapshot = net._params.copy()  # finite weights to fall back on (one copy per epoch)
+    start_time = time.perf_counter()
+    for cb in callbacks:
+        cb.on_epoch_begin(epoch)
+    order = net._rng.permutation(n) if shuffle and bs < n else None
+    lr = net.optimizer.current_learning_rate
+    total, seen = 0.0, 0
+    for batch, start in enumerate(range(0, n, bs)):
+        if order is None:
+            rows = slice(start, start + bs)
+            Xb, Tb = net._as_dtype(X[rows]), T[rows]
+            swb = None if sw is None else sw[rows]
+        else:
+            idx = order[start : start + bs]
+            Xb = _gather(X, idx, buffers, "X", net.dtype)
+            Tb = _gather(T, idx, buffers, "T", T.dtype)
+            swb = None if sw is None else sw[idx]
+        loss = net._loss_and_gradients(Xb, Tb, swb)
+        if not math.isfinite(loss):
+            return ("diverged", (epoch, batch), loss, snapshot), best
+        net.optimizer.step(net._params, net._grads)
+        size = len(Xb) if swb is None else float(swb.sum())
+        total, seen = total + loss * size, seen + size
+        for cb in callbacks:
+            cb.on_batch_end(batch, {"loss": loss, "size": len(Xb)})
+        if ctrl_c.requested:
+            return ("interrupted", epoch, batch, snapshot), best
+        if net.stop_training:
+            break
+    if not all_finite(net._params):
+        return ("diverged", (epoch, batch), "non-finite weights", snapshot), best
+    logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
+    if val is not None:
+        for key, value in evaluate_prepared(net, *val).items():
+            logs[f"val_{key}"] = value
+        if logs["val_loss"] < best[0]:
+            best = (logs["val_loss"], net._params.copy(), epoch)
+    logs["time"] = time.perf_counter() - start_time
+    net.epochs_done = epoch + 1
+    for cb in callbacks:
+        cb.on_epoch_end(epoch, logs)
+    return None, best
