@@ -362,6 +362,12 @@ class _BaseMLP(BaseEstimator):
             X = X.toarray()
         return self.model_.forward(X.astype(self.model_.dtype, copy=False))
 
+    def save(self, path):
+        """Write the fitted estimator to a ``.glassnet`` file; see :func:`glassnet.save`."""
+        from .io import save  # io.py holds the file format
+
+        save(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True

@@ -152,9 +152,10 @@ def save(model, path, *, epochs_done=None):
             epochs_done = getattr(model, "epochs_done", 0)
         config, weights, state = network_config(model, epochs_done)
         kind, extra = "Sequential", {}
-    elif hasattr(model, "_glassnet_state"):
-        kind, extra, net = model._glassnet_state()
-        config, weights, state = network_config(net, getattr(model, "n_iter_", 0))
+    elif type(model).__name__ in ("MLPClassifier", "MLPRegressor") and \
+            type(model).__module__ == "glassnet.estimators":
+        kind, extra, net = type(model).__name__, estimator_config(model), model.model_
+        config, weights, state = network_config(net, getattr(net, "epochs_done", 0))
     else:
         raise TypeError(
             f"model must be a glassnet Sequential, MLPClassifier or MLPRegressor, got "
@@ -165,6 +166,142 @@ def save(model, path, *, epochs_done=None):
     header = {"format": "glassnet", "format_version": FORMAT_VERSION,
               "glassnet_version": __version__, "kind": kind}
     _write_atomic(path, {**header, **config, **extra}, weights, state)
+
+
+# -- the estimators: parameters and fitted attributes as tagged JSON ---------------------------
+
+#: Fitted attributes stored besides the network (those that exist on the estimator).
+FITTED = ("classes_", "n_iter_", "t_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
+          "validation_loss_curve_", "best_validation_score_", "n_layers_", "n_outputs_",
+          "out_activation_", "n_features_in_", "feature_names_in_", "_no_improvement_count")
+
+
+def _encode(value):
+    """Plain JSON, with tuples, dicts with any keys, non-finite floats and arrays tagged."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else {"float": repr(float(value))}
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"dict": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, np.ndarray) and value.ndim == 1 and (
+            value.dtype.kind in "biufU" or all(isinstance(v, str) for v in value)):
+        return {"array": [_encode(v) for v in value.tolist()], "dtype": value.dtype.str}
+    raise TypeError(f"{type(value).__name__} values cannot be stored")
+
+
+def _decode(value):
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict) and len(value) == 1 and "tuple" in value:
+        return tuple(_decode(value["tuple"]))
+    if isinstance(value, dict) and len(value) == 1 and "dict" in value:
+        return {_hashable(_decode(k)): _decode(v) for k, v in value["dict"]}
+    if isinstance(value, dict) and value.keys() == {"float"} and \
+            value["float"] in ("inf", "-inf", "nan"):
+        return float(value["float"])
+    if isinstance(value, dict) and value.keys() == {"array", "dtype"}:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in "biufUO" or not isinstance(value["array"], list):
+            raise ModelFileError(f"an array of dtype {dtype} is not allowed in config.json.")
+        items = _decode(value["array"])
+        if dtype.kind == "O" and not all(isinstance(v, str) for v in items):
+            raise ModelFileError("object arrays in config.json may hold only strings.")
+        return np.array(items, dtype=dtype)
+    raise ModelFileError(f"config.json holds a value glassnet does not understand: {value!r:.80}")
+
+
+def _hashable(key):
+    if isinstance(key, (list, dict)):
+        raise ModelFileError(f"config.json: a dict key must be a number or a string: {key!r:.80}")
+    return key
+
+
+def estimator_config(est) -> dict:
+    """The ``estimator`` section of a fitted ``MLPClassifier``/``MLPRegressor``'s config."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est)
+    params = {}
+    for name, value in est.get_params(deep=False).items():
+        try:
+            params[name] = _encode(value)
+        except TypeError:
+            fix = "None" if name == "callbacks" else "a number, string, list or None"
+            raise ValueError(
+                f"{type(est).__name__}({name}={value!r:.60}) cannot be stored in a .glassnet "
+                f"file, which holds data only (no code or objects); call "
+                f"set_params({name}={fix}) before saving."
+            ) from None
+    attributes = {k: _encode(getattr(est, k)) for k in FITTED if hasattr(est, k)}
+    section = {"params": params, "attributes": attributes}
+    lb = getattr(est, "_label_binarizer", None)
+    if lb is not None:
+        section["label_binarizer"] = {"params": _encode(lb.get_params()),
+                                      "y_type_": lb.y_type_,
+                                      "sparse_input_": bool(lb.sparse_input_)}
+    return {"estimator": section}
+
+
+def _arch(net):
+    """What must agree between a saved network and the one it is loaded into."""
+    drop = ("kernel_initializer", "bias_initializer")
+    layers = [{k: v for k, v in layer.get_config().items() if k not in drop}
+              for layer in net.layers]
+    return layers, net.loss.get_config(), tuple(net.input_shape), net.dtype
+
+
+def _transplant(saved, net):
+    """Copy weights, optimizer state, generator state and epoch count from ``saved``."""
+    net._params[...] = saved._params
+    net.optimizer.build(net._params)
+    for name, buf in saved.optimizer.state.items():
+        net.optimizer.state[name][...] = buf
+    net.optimizer.iterations = saved.optimizer.iterations
+    net._rng.bit_generator.state = saved._rng.bit_generator.state
+    net.epochs_done = saved.epochs_done
+
+
+def _estimator_from_config(kind, config, net):
+    from . import estimators
+
+    spec = config.get("estimator")
+    if not isinstance(spec, dict) or not isinstance(spec.get("params"), dict) or \
+            not isinstance(spec.get("attributes"), dict):
+        raise ModelFileError("config.json: 'estimator' must hold 'params' and 'attributes'.")
+    est = getattr(estimators, kind)(**{str(k): _decode(v) for k, v in spec["params"].items()})
+    for name, value in spec["attributes"].items():
+        if name not in FITTED:
+            raise ModelFileError(f"config.json: unknown fitted attribute {name!r}.")
+        setattr(est, name, _decode(value))
+    if kind == "MLPClassifier":
+        from sklearn.preprocessing import LabelBinarizer
+
+        lb_spec = spec.get("label_binarizer")
+        if not isinstance(lb_spec, dict) or not hasattr(est, "classes_"):
+            raise ModelFileError("config.json: a classifier needs classes_ and label_binarizer.")
+        lb = LabelBinarizer(**_decode(lb_spec.get("params")))
+        lb.classes_, lb.y_type_ = est.classes_, str(lb_spec.get("y_type_"))
+        lb.sparse_input_ = bool(lb_spec.get("sparse_input_"))
+        est._label_binarizer = lb
+    model = est._build(est.n_features_in_, est.n_outputs_, net.dtype)
+    if _arch(model) != _arch(net) or type(model.optimizer) is not type(net.optimizer):
+        raise ModelFileError(
+            f"the network in the file does not match the {kind} its parameters describe."
+        )
+    _transplant(net, model)
+    est.model_ = model
+    return est
 
 
 # -- loading --------------------------------------------------------------------------
@@ -393,9 +530,7 @@ def load(path):
         if kind == "Sequential":
             return net
         if kind in ("MLPClassifier", "MLPRegressor"):
-            from . import estimators
-
-            return getattr(estimators, kind)._from_glassnet_state(config, net)
+            return _estimator_from_config(kind, config, net)
         raise ModelFileError(f"config.json: unknown model kind {kind!r}.")
     except ModelFileError as exc:
         raise ModelFileError(f"Cannot load {os.fspath(path)!r}: {exc}") from None
@@ -421,21 +556,11 @@ def resume_into(net, path) -> int:
     except _READ_ERRORS as exc:
         raise ModelFileError(f"resume_from={os.fspath(path)!r}: damaged or invalid file "
                              f"({type(exc).__name__}: {exc}).") from exc
-    ours = ([layer.get_config() for layer in net.layers], net.loss.get_config(),
-            net.input_shape, net.dtype)
-    theirs = ([layer.get_config() for layer in saved.layers], saved.loss.get_config(),
-              saved.input_shape, saved.dtype)
-    if ours != theirs or type(net.optimizer) is not type(saved.optimizer) or \
+    if _arch(net) != _arch(saved) or type(net.optimizer) is not type(saved.optimizer) or \
             sorted(net.optimizer.state_names) != sorted(saved.optimizer.state):
         raise ValueError(
             f"resume_from={os.fspath(path)!r} holds a different network (layers, loss, input "
             "shape, dtype or optimizer class differ); resume with the network that wrote it."
         )
-    net._params[...] = saved._params
-    net.optimizer.build(net._params)
-    for name, buf in saved.optimizer.state.items():
-        net.optimizer.state[name][...] = buf
-    net.optimizer.iterations = saved.optimizer.iterations
-    net._rng.bit_generator.state = saved._rng.bit_generator.state
-    net.epochs_done = saved.epochs_done
+    _transplant(saved, net)
     return saved.epochs_done
