@@ -252,3 +252,71 @@ def test_divergence_warn_returns_with_finite_weights():
     assert np.isfinite(net._params).all() and "diverged" in history.stop_reason
     with pytest.raises(ValueError, match="on_divergence must be 'raise' or 'warn'"):
         net.fit(X, y, on_divergence="ignore")
+
+
+# -- the estimators --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits
+        yield
+
+
+@pytest.mark.parametrize("labels", ["int", "str", "binary"])
+@pytest.mark.parametrize("kw", [
+    {}, {"solver": "lbfgs"}, {"solver": "sgd", "early_stopping": True},
+    {"hidden_layer_sizes": (5, 4), "dropout": 0.1, "class_weight": {0: 1.0, 1: 2.0, 2: 1.0}},
+])
+def test_classifier_round_trip(tmp_path, quiet, labels, kw):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(150, 6, n_informative=4, n_classes=3, random_state=0)
+    if labels == "binary":
+        y = (y > 0).astype(int)
+        kw = {k: v for k, v in kw.items() if k != "class_weight"}
+    names = np.array(["cat", "dog", "eel"])
+    if labels == "str":
+        y = names[y]
+        if "class_weight" in kw:
+            kw = {**kw, "class_weight": dict(zip(names, [1.0, 2.0, 1.0]))}
+    clf = gn.MLPClassifier(max_iter=5, random_state=0, **kw).fit(X, y)
+    clf.save(tmp_path / "c.glassnet")
+    back = gn.load(tmp_path / "c.glassnet")
+    assert type(back) is gn.MLPClassifier and back.get_params() == clf.get_params()
+    assert np.array_equal(back.classes_, clf.classes_)
+    assert np.array_equal(back.predict_proba(X), clf.predict_proba(X))
+    assert np.array_equal(back.predict(X), clf.predict(X))
+    for name in ("n_iter_", "t_", "loss_", "loss_curve_", "n_features_in_", "out_activation_"):
+        if hasattr(clf, name):
+            assert getattr(back, name) == getattr(clf, name), name
+    if kw.get("solver", "adam") != "lbfgs" and not kw.get("early_stopping"):
+        clf.partial_fit(X, y)
+        back.partial_fit(X, y)  # continues exactly: optimizer and generator state came along
+        assert np.array_equal(back.model_._params, clf.model_._params)
+
+
+def test_regressor_round_trip(tmp_path, quiet):
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(100, 5, random_state=0)
+    reg = gn.MLPRegressor(max_iter=5, n_iter_no_change=np.inf, random_state=0).fit(X, y)
+    gn.save(reg, tmp_path / "r.glassnet")
+    back = gn.load(tmp_path / "r.glassnet")
+    assert type(back) is gn.MLPRegressor and back.get_params() == reg.get_params()
+    assert np.array_equal(back.predict(X), reg.predict(X))
+    assert back.loss_curve_ == reg.loss_curve_ and back.n_iter_ == reg.n_iter_
+
+
+def test_estimator_save_refuses_code_and_unfitted(tmp_path, quiet):
+    from sklearn.datasets import make_classification
+    from sklearn.exceptions import NotFittedError
+
+    X, y = make_classification(60, 4, random_state=0)
+    clf = gn.MLPClassifier(max_iter=2, callbacks=[gn.EarlyStopping(monitor="loss")]).fit(X, y)
+    with pytest.raises(ValueError, match=r"callbacks=.*data only.*set_params\(callbacks=None\)"):
+        clf.save(tmp_path / "c.glassnet")
+    with pytest.raises(NotFittedError):
+        gn.MLPClassifier().save(tmp_path / "c.glassnet")
+    assert not os.listdir(tmp_path)
