@@ -320,3 +320,10 @@ def test_user_mistakes_get_scikit_learns_errors(iris, make, match, error):
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.raises(error, match=match):
             make(X, y)
+
+
+def test_verbose_shows_a_progress_bar_over_the_epochs(iris, capsys):
+    X, y = iris
+    fit_quiet(MLPClassifier((8,), max_iter=12, verbose=True, random_state=0), X, y)
+    err = capsys.readouterr().err
+    assert "12/12" in err and "epoch" in err and "loss=" in err

@@ -4,6 +4,7 @@ from .callbacks import (
     Callback,
     EarlyStopping,
     History,
+    ProgressBar,
     ProgressLogger,
     ReduceLROnPlateau,
     TargetLoss,
@@ -70,7 +71,7 @@ def __getattr__(name):
 __all__ = [
     "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense",
     "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "History", "Identity",
-    "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Optimizer", "ProgressLogger",
-    "RMSprop", "ReLU", "ReduceLROnPlateau", "SGD", "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "TargetLoss", "gradcheck", *_LAZY,
+    "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Optimizer", "ProgressBar",
+    "ProgressLogger", "RMSprop", "ReLU", "ReduceLROnPlateau", "SGD", "Sequential", "Sigmoid",
+    "Softmax", "Tanh", "TargetLoss", "gradcheck", *_LAZY,
 ]

@@ -13,7 +13,7 @@ from .optimizers import LearningRateSchedule
 from .training import Callback, History
 
 __all__ = ["Callback", "History", "EarlyStopping", "TargetLoss", "ReduceLROnPlateau",
-           "ProgressLogger"]
+           "ProgressLogger", "ProgressBar"]
 
 
 class _Monitor:
@@ -258,3 +258,37 @@ class Checkpoint(Callback):
         done = getattr(self.model, "epochs_done", 0)
         if done and self._saved_epoch != done - 1:
             self._save(self.path)
+
+
+class ProgressBar(Callback):
+    """A live progress bar over the epochs (tqdm), showing the latest losses.
+
+    tqdm is an optional dependency (``pip install glassnet[sklearn]``); without it,
+    this falls back to one line per epoch.
+    """
+
+    def __init__(self, file=None):
+        super().__init__()
+        self.file = file
+
+    def on_train_begin(self, logs=None):
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self._bar, self._lines = None, ProgressLogger(1, self.file)
+            self._lines.set_params(self.params)
+            return
+        self._bar = tqdm(total=self.params["epochs"], unit="epoch", file=self.file,
+                         dynamic_ncols=True, leave=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is None:
+            self._lines.on_epoch_end(epoch, logs)
+            return
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k not in ("time", "learning_rate")}
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(1)
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:
+            self._bar.close()

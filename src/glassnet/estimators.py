@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .callbacks import ProgressBar
 from .layers import Dense, Dropout
 from .network import Sequential
 from .optimizers import SGD, Adam
@@ -118,8 +119,6 @@ class _SklearnIterations(Callback):
             else:
                 est._no_improvement_count = 0
             est.best_loss_ = min(est.best_loss_, est.loss_)
-        if est.verbose:
-            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         opt = net.optimizer
         if est.solver == "sgd" and est.learning_rate == "invscaling":
             opt.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
@@ -328,10 +327,11 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         tracker = _SklearnIterations(self, n, val is not None)
         epochs = 1 if incremental else self.max_iter
+        progress = [ProgressBar()] if self.verbose and not incremental else []
         try:
             self.history_ = net.fit(X, T, epochs=epochs, batch_size=batch_size,
                                     shuffle=self.shuffle, validation_data=val,
-                                    callbacks=[tracker, *(self.callbacks or [])],
+                                    callbacks=[tracker, *progress, *(self.callbacks or [])],
                                     verbose=2 if self.verbose and self.verbose > 1 else 0,
                                     sample_weight=sample_weight)
         except KeyboardInterrupt:
@@ -404,6 +404,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         validation loss.
     callbacks : list of glassnet callbacks, optional
         Called by the engine during stochastic training.
+    verbose : bool or int
+        As scikit-learn's; with a stochastic solver, ``True`` shows a progress bar over
+        the epochs with the current loss (tqdm), and ``2`` adds a line per batch.
 
     Attributes
     ----------
