@@ -27,6 +27,7 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -329,6 +330,10 @@ def _zip_members(zf, allowed, what):
     unknown = sorted(set(names) - set(allowed))
     if unknown:
         raise ModelFileError(f"{what} has unexpected members {unknown[:5]}; expected {allowed}.")
+    odd = [i.filename for i in infos
+           if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or i.flag_bits & 1]
+    if odd:
+        raise ModelFileError(f"{what} has encrypted or oddly compressed members {odd[:5]}.")
     missing = [n for n in allowed if n not in names]
     if missing:
         raise ModelFileError(f"{what} lacks the members {missing}.")
@@ -338,12 +343,13 @@ def _zip_members(zf, allowed, what):
 def _read_npy(data: bytes, shape, dtype, what):
     f = io.BytesIO(data)
     version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
-    else:
+    if version not in ((1, 0), (2, 0)):
         raise ModelFileError(f"{what} uses .npy version {version}, which glassnet does not read.")
+    try:  # numpy's header parser raises assorted errors (tokenize, syntax) on garbage
+        read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+        got_shape, fortran, got_dtype = read_header(f)
+    except Exception as exc:
+        raise ModelFileError(f"{what} has a damaged .npy header ({exc}).") from None
     if got_dtype != dtype or tuple(got_shape) != tuple(shape) or fortran:
         raise ModelFileError(
             f"{what} has shape {tuple(got_shape)} and dtype {got_dtype}, but the config "
@@ -512,7 +518,7 @@ def _load_parts(path):
 # What a damaged or crafted file can make the parsers raise; all become ModelFileError.
 _READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
                 RecursionError, EOFError, OSError, RuntimeError, NotImplementedError,
-                zipfile.BadZipFile, MemoryError)
+                zipfile.BadZipFile, zlib.error, MemoryError)
 
 
 def load(path):
