@@ -107,7 +107,13 @@ def _crafted(valid):
     huge["shape"] = (1 << 40,)
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, huge)
+    config = json.loads(base["config.json"])  # a consistent 32 MB model, deflated to 32 kB
+    config["network"]["input_shape"] = [2_000_000]
+    config["weights"][0][1] = [2_000_000, 4]
+    big = {**weights, first: _npy(np.zeros((2_000_000, 4), np.float32))}
     return [
+        _zip({**base, "config.json": json.dumps(config).encode(),
+              "weights.npz": _zip(big, zipfile.ZIP_DEFLATED)}, zipfile.ZIP_DEFLATED),
         _zip({**base, "model.pkl": evil}),
         _zip({**base, "weights.npz": evil}),
         _zip({**base, "config.json": evil}),

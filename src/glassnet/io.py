@@ -35,6 +35,7 @@ FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 1 << 20  # config.json is small; a larger one is not ours
 MAX_MEMBERS = 16
 MAX_ARRAYS = 4096
+MAX_RATIO = 50  # the largest compression ratio believed (text compresses ~10x, floats ~1x)
 NPY_SLACK = 1024  # per array: the .npy header and the inner zip's headers
 MEMBERS = ("config.json", "weights.npz", "optimizer.npz")
 
@@ -213,7 +214,8 @@ def _decode(value):
         return float(value["float"])
     if isinstance(value, dict) and value.keys() == {"array", "dtype"}:
         dtype = np.dtype(value["dtype"])
-        if dtype.kind not in "biufUO" or not isinstance(value["array"], list):
+        if dtype.kind not in "biufUO" or dtype.itemsize > 4096 or \
+                not isinstance(value["array"], list):
             raise ModelFileError(f"an array of dtype {dtype} is not allowed in config.json.")
         items = _decode(value["array"])
         if dtype.kind == "O" and not all(isinstance(v, str) for v in items):
@@ -312,6 +314,11 @@ def _read_member(zf, info, limit, what):
     if info.file_size > limit:
         raise ModelFileError(
             f"{what} declares {info.file_size} bytes, more than the {limit} expected."
+        )
+    if info.file_size > MAX_RATIO * info.compress_size + MAX_CONFIG_BYTES:
+        raise ModelFileError(
+            f"{what} would expand {info.compress_size} bytes to {info.file_size}: glassnet "
+            "stores weights uncompressed, so this looks like a zip bomb."
         )
     with zf.open(info) as f:
         data = f.read(limit + 1)
