@@ -276,6 +276,8 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
             for epoch in range(first_epoch, epochs):
                 problem, best = _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle,
                                            callbacks, buffers, best, ctrl_c)
+                if ctrl_c.requested and not problem:  # pressed during validation/callbacks
+                    problem = ("interrupted", epoch, None, net._params.copy())
                 if problem or net.stop_training:
                     break
         except KeyboardInterrupt:  # raised by a second Ctrl-C or a user's handler
