@@ -146,13 +146,8 @@ CASES = [
     # -- the estimators ---------------------------------------------------------------
     ("clf-nan-X", fitted_clf, lambda m, t: m.fit(with_nan(X), Y3), ValueError,
      "(?i)input (X )?contains NaN"),
-    pytest.param(
-        ("clf-single-class", fitted_clf, lambda m, t: m.fit(X, np.zeros(40)), ValueError,
-         "(?i)class"),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "MLPClassifier fits a single class without error, as scikit-learn's does; issue 6 "
-            "lists it as a bad input: the estimators' owner decides (estimators.py)")),
-        id="clf-single-class"),
+    ("clf-single-class", fitted_clf, lambda m, t: m.fit(X, np.zeros(40)), ValueError,
+     r"MLPClassifier needs samples of at least 2 classes in y, got 1 class: np.float64\(0.0\)"),
     ("clf-unseen-class-partial-fit", fitted_clf,
      lambda m, t: m.partial_fit(X, np.arange(40) % 5), ValueError,
      "`y` has classes not in `self.classes_`"),

@@ -483,9 +483,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
-            self.classes_ = self._label_binarizer.classes_
+            binarizer = LabelBinarizer().fit(y)
+            if len(binarizer.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 "
+                    f"class: {binarizer.classes_[0]}."
+                )
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
         else:
             classes = unique_labels(y)
             if self.warm_start:
