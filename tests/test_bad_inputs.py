@@ -147,7 +147,7 @@ CASES = [
     ("clf-nan-X", fitted_clf, lambda m, t: m.fit(with_nan(X), Y3), ValueError,
      "(?i)input (X )?contains NaN"),
     ("clf-single-class", fitted_clf, lambda m, t: m.fit(X, np.zeros(40)), ValueError,
-     r"MLPClassifier needs samples of at least 2 classes in y, got 1 class: np.float64\(0.0\)"),
+     r"MLPClassifier needs samples of at least 2 classes in y, got 1 class: 0.0"),
     ("clf-unseen-class-partial-fit", fitted_clf,
      lambda m, t: m.partial_fit(X, np.arange(40) % 5), ValueError,
      "`y` has classes not in `self.classes_`"),
