@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from .results import write_section
 from .workloads import WORKLOADS
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
 TARGETS = {
     "A": "≤ 0.4× scikit-learn and ≤ 0.75× PyTorch",
@@ -151,13 +151,7 @@ def main(argv=None):
     ])
     print(text)
     if not args.no_write:
-        old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if BEGIN in old and END in old:
-            new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END):]
-        else:
-            new = old.rstrip() + "\n\n" + text + "\n"
-        RESULTS.write_text(new)
-        print(f"wrote {RESULTS}")
+        write_section(BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
@@ -37,7 +36,8 @@ from sklearn.preprocessing import StandardScaler
 
 from glassnet import MLPClassifier, MLPRegressor
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from .results import write_section
+
 BEGIN, END = "<!-- parity:begin -->", "<!-- parity:end -->"
 
 DATASETS = {
@@ -110,13 +110,7 @@ def main(argv=None):
         f"All within the bound: {'yes' if ok_all else 'NO'}.",
         END,
     ])
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip() + "\n\n" + text + "\n"
-    RESULTS.write_text(new)
-    print(f"wrote {RESULTS}")
+    write_section(BEGIN, END, text)
     return 0 if ok_all else 1
 
 
