@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .backend import all_finite
 from .callbacks import ProgressBar
 from .layers import Dense, Dropout
 from .network import Sequential
@@ -356,6 +357,16 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self)
+        if type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f" \
+                and not hasattr(self, "feature_names_in_"):
+            # The common case, checked here in a few microseconds (validate_data takes
+            # ~80 µs, more than the network itself for a few samples).
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            if not all_finite(X):
+                raise ValueError("Input X contains NaN or infinity.")
+            return self.model_.forward(X.astype(self.model_.dtype, copy=False))
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         if hasattr(X, "toarray"):
