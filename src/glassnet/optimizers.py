@@ -109,8 +109,13 @@ class Optimizer:
 
     def step(self, params, grads):
         """Apply one update to ``params`` (in place) from ``grads``."""
-        if self._work is None or self._work.shape != params.shape:
-            self.build(params)
+        if self._work is None or self._work.shape != params.shape \
+                or self._work.dtype != params.dtype:
+            if len(self.state) == len(self.state_names) and all(
+                    s.shape == params.shape for s in self.state.values()):
+                self._work = xp.empty_like(params)  # keep the state (e.g. a float64 copy)
+            else:
+                self.build(params)
         lr = self.current_learning_rate
         self.iterations += 1
         if self.clipnorm is not None:

@@ -1,0 +1,152 @@
+"""Render a ``StepTrace`` as a terminal walkthrough, Markdown (with LaTeX) or HTML.
+
+The walkthrough reads like the articles: ``z¹ = W¹ᵀa⁰ + b¹``, ``a¹ = σ(z¹)``, the
+loss, then backward ``δˡ = dJ/dzˡ``, ``dJ/dWˡ = aˡ⁻¹ᵀ·δˡ`` and the chain rule for one
+weight as the product of its factors, then the update each weight received.
+All three formats come from one list of steps built by ``_steps``.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from .trace import _sup
+
+_FN = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU",
+       "identity": "purelin", "softmax": "softmax", "exp": "exp"}
+
+
+def _steps(trace):
+    """``[(kind, text, latex, array_or_None)]``: kind is 'h' (heading), 'eq' or 'note'."""
+    out, l = [], 0
+    out.append(("h", "Forward", None, None))
+    out.append(("eq", f"x = a{_sup(0)} =", "x = a^{[0]}", trace.X))
+    for layer in trace.layers:
+        if layer.kind == "dense":
+            l += 1
+            out.append(("eq", f"z{_sup(l)} = W{_sup(l)}ᵀa{_sup(l - 1)} + b{_sup(l)}, with "
+                        f"W{_sup(l)} =", f"W^{{[{l}]}}", layer.W))
+            out.append(("eq", f"b{_sup(l)} =", f"b^{{[{l}]}}", layer.b))
+            out.append(("eq", f"z{_sup(l)} =", f"z^{{[{l}]}} = W^{{[{l}]T}} a^{{[{l - 1}]}} + "
+                        f"b^{{[{l}]}}", layer.Z))
+        if layer.activation is not None:
+            fn = _FN.get(layer.activation, layer.activation)
+            out.append(("eq", f"a{_sup(l)} = {fn}(z{_sup(l)}) =",
+                        f"a^{{[{l}]}} = \\mathrm{{{layer.activation}}}(z^{{[{l}]}})", layer.out))
+    out.append(("eq", "ŷ =", "\\hat{y}", trace.output))
+    out.append(("eq", "y =", "y", trace.T))
+    out.append(("note", f"J = {trace.loss_name}(ŷ, y) = {trace.loss:.10g}",
+                f"J = \\mathrm{{{trace.loss_name}}}(\\hat y, y) = {trace.loss:.10g}", None))
+
+    out.append(("h", "Backward (the chain rule)", None, None))
+    out.append(("eq", "dJ/dŷ =", "\\partial J / \\partial \\hat y", trace.dL_doutput))
+    l = len(trace.dense_layers)
+    for layer in reversed(trace.layers):
+        if layer.activation is not None and layer.dout_dZ is not None \
+                and layer.dout_dZ.ndim == 2:
+            out.append(("eq", f"da{_sup(l)}/dz{_sup(l)} =",
+                        f"\\partial a^{{[{l}]}} / \\partial z^{{[{l}]}}", layer.dout_dZ))
+        if layer.kind == "dense":
+            out.append(("eq", f"δ{_sup(l)} = dJ/dz{_sup(l)} =",
+                        f"\\delta^{{[{l}]}} = \\partial J / \\partial z^{{[{l}]}}", layer.delta))
+            out.append(("eq", f"dJ/dW{_sup(l)} = a{_sup(l - 1)}ᵀ·δ{_sup(l)} =",
+                        f"\\partial J / \\partial W^{{[{l}]}} = a^{{[{l - 1}]T}} "
+                        f"\\delta^{{[{l}]}}", layer.dW))
+            out.append(("eq", f"dJ/db{_sup(l)} = Σ δ{_sup(l)} =",
+                        f"\\partial J / \\partial b^{{[{l}]}}", layer.db))
+            if l > 1:
+                out.append(("eq", f"dJ/da{_sup(l - 1)} = δ{_sup(l)}·W{_sup(l)}ᵀ =",
+                            f"\\partial J / \\partial a^{{[{l - 1}]}} = \\delta^{{[{l}]}} "
+                            f"W^{{[{l}]T}}", layer.dA))
+            l -= 1
+    factors = trace.chain_rule(1, 0, 0)
+    names = " · ".join(name for name, _ in factors[:-1])
+    values = " × ".join(f"{v:.6g}" for _, v in factors[:-1])
+    text = f"{factors[-1][0]} = {names} = {values} = {factors[-1][1]:.6g}"
+    if len(trace.X) > 1:
+        text += " (factors of the first sample; the gradient sums all samples)"
+    out.append(("note", "Chain rule for one weight: " + text, _latex_names(text), None))
+
+    out.append(("h", f"Update ({trace.optimizer}, learning rate {trace.learning_rate:g})",
+                None, None))
+    plain = trace.optimizer.startswith("SGD(") and "momentum=0.0" in trace.optimizer \
+        and "weight_decay=0.0" in trace.optimizer
+    lr = f"{trace.learning_rate:g}"
+    for l, layer in enumerate(trace.dense_layers, start=1):
+        for p, new in (("W", layer.W_new), ("b", layer.b_new)):
+            rule = f"{p}{_sup(l)} − {lr}·dJ/d{p}{_sup(l)}" if plain else "the optimizer's rule"
+            out.append(("eq", f"{p}{_sup(l)}' = {rule} =", f"{p}'^{{[{l}]}}", new))
+    if trace.loss_after is not None:
+        out.append(("note", f"J after the step = {trace.loss_after:.10g} (was {trace.loss:.10g})",
+                    f"J' = {trace.loss_after:.10g}", None))
+    return out
+
+
+def _latex_names(text):
+    return text.replace("·", "\\cdot").replace("×", "\\times")
+
+
+def _matrix_text(a, digits):
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    return np.array2string(a, precision=digits, floatmode="fixed", suppress_small=False,
+                           max_line_width=120)
+
+
+def render_text(trace, digits: int = 4) -> str:
+    """The terminal walkthrough, matrices aligned, ``digits`` after the point."""
+    lines = []
+    for kind, text, _, array in _steps(trace):
+        if kind == "h":
+            lines += ["", text, "-" * len(text)]
+        elif kind == "note":
+            lines.append("  " + text)
+        else:
+            body = _matrix_text(array, digits).splitlines()
+            pad = " " * (len(text) + 3)
+            lines.append(f"  {text} {body[0]}")
+            lines += [pad + row for row in body[1:]]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _matrix_latex(a, digits):
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    rows = [" & ".join(f"{v:.{digits}f}" for v in row) for row in a]
+    return "\\begin{bmatrix}" + " \\\\ ".join(rows) + "\\end{bmatrix}"
+
+
+def render_markdown(trace, digits: int = 4) -> str:
+    """Markdown with LaTeX math (``$$ ... $$`` blocks)."""
+    parts = ["# One training step, number by number", ""]
+    for kind, text, latex, array in _steps(trace):
+        if kind == "h":
+            parts += [f"## {text}", ""]
+        elif kind == "note":
+            parts += [f"$$ {latex} $$", ""]
+        else:
+            parts += [f"$$ {latex} = {_matrix_latex(array, digits)} $$", ""]
+    return "\n".join(parts)
+
+
+def render_html(trace, digits: int = 4) -> str:
+    """A self-contained HTML page (no scripts, no external files)."""
+    body = []
+    for kind, text, _, array in _steps(trace):
+        if kind == "h":
+            body.append(f"<h2>{html.escape(text)}</h2>")
+        elif kind == "note":
+            body.append(f"<p class='note'>{html.escape(text)}</p>")
+        else:
+            a = np.atleast_2d(np.asarray(array, dtype=float))
+            rows = "".join("<tr>" + "".join(f"<td>{v:.{digits}f}</td>" for v in row) + "</tr>"
+                           for row in a)
+            body.append(f"<div class='eq'><span>{html.escape(text)}</span>"
+                        f"<table>{rows}</table></div>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto}"
+             ".eq{display:flex;gap:1em;align-items:center;margin:.4em 0}"
+             "table{border-left:2px solid #444;border-right:2px solid #444;"
+             "font-family:monospace}td{padding:0 .6em;text-align:right}.note{font-weight:600}")
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>glassnet: one training step</title><style>{style}</style></head><body>"
+            "<h1>One training step, number by number</h1>" + "".join(body) + "</body></html>")

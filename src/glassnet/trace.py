@@ -1,0 +1,230 @@
+"""``trace_step``: one training step recorded as data, number by number.
+
+Forward, per layer: its input ``A``, ``W``, ``b``, ``Z = A @ W + b``, the output
+``f(Z)``. The loss. Backward, per layer, the chain rule's factors: ``dL/dA`` (the
+gradient arriving at the layer's output), ``dA/dZ`` (the activation's derivative),
+``delta = dL/dZ``, ``dL/dW = Aᵀ·delta``, ``dL/db = sum_rows(delta)`` and
+``dL/dA_prev = delta·Wᵀ``. Then the update each parameter received from the
+network's optimizer. No printing here: ``report.py`` renders a ``StepTrace``.
+
+The step is computed on a float64 copy of the network and its optimizer, so the
+network is untouched unless ``apply=True``; its gradients and updates are the ones
+``fit`` computes for the same batch (to float32 rounding for a float32 network).
+Dropout is off in a trace, so that it is reproducible.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layers import Activation, Dense
+
+
+@dataclass
+class LayerTrace:
+    """One layer of a traced step (arrays are ``(n_samples, n_units)``; None where the
+    layer has no such quantity, e.g. ``W`` of an activation layer)."""
+
+    index: int
+    name: str
+    kind: str
+    A: np.ndarray
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
+    Z: np.ndarray | None = None
+    activation: str | None = None
+    out: np.ndarray | None = None
+    dL_dout: np.ndarray | None = None
+    dout_dZ: np.ndarray | None = None
+    delta: np.ndarray | None = None
+    dW: np.ndarray | None = None
+    db: np.ndarray | None = None
+    dA: np.ndarray | None = None
+    W_new: np.ndarray | None = None
+    b_new: np.ndarray | None = None
+
+
+@dataclass
+class StepTrace:
+    """A whole traced step: ``layers`` (forward and backward), the loss and the update."""
+
+    X: np.ndarray
+    T: np.ndarray
+    layers: list[LayerTrace]
+    output: np.ndarray
+    loss: float
+    loss_name: str
+    dL_doutput: np.ndarray
+    optimizer: str
+    learning_rate: float
+    applied: bool = False
+    loss_after: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def dense_layers(self) -> list[LayerTrace]:
+        return [layer for layer in self.layers if layer.kind == "dense"]
+
+    def chain_rule(self, layer: int, i: int, j: int) -> list[tuple[str, float]]:
+        """The factors of ``dJ/dWˡᵢⱼ = dJ/daˡⱼ · daˡⱼ/dzˡⱼ · dzˡⱼ/dWˡᵢⱼ`` summed over samples,
+        for the ``layer``-th Dense layer (1-based, as the articles' superscripts):
+        ``[(name, value), ...]`` with the product last. With one sample the product is
+        exactly ``dW[i, j]``; with several, each factor is shown for the first sample.
+        """
+        dense = self.dense_layers[layer - 1]
+        l = layer
+        # a = f(z) is either inside the Dense layer or the activation layer right after it.
+        unit = dense
+        following = self.layers[dense.index + 1] if dense.index + 1 < len(self.layers) else None
+        if dense.activation is None and following is not None \
+                and following.kind == "activation":
+            unit = following
+        dL_da = unit.dL_dout[0, j]
+        da_dz = _elementwise(unit.dout_dZ, j)
+        dz_dw = dense.A[0, i]
+        return [
+            (f"dJ/da{_sup(l)}{_sub(j + 1)}", float(dL_da)),
+            (f"da{_sup(l)}{_sub(j + 1)}/dz{_sup(l)}{_sub(j + 1)}", float(da_dz)),
+            (f"dz{_sup(l)}{_sub(j + 1)}/dW{_sup(l)}{_sub(i + 1)}{_sub(j + 1)}", float(dz_dw)),
+            (f"dJ/dW{_sup(l)}{_sub(i + 1)}{_sub(j + 1)}", float(dense.dW[i, j])),
+        ]
+
+    def __str__(self):
+        from .report import render_text
+
+        return render_text(self)
+
+    def to_text(self, digits: int = 4) -> str:
+        from .report import render_text
+
+        return render_text(self, digits=digits)
+
+    def to_markdown(self, digits: int = 4) -> str:
+        from .report import render_markdown
+
+        return render_markdown(self, digits=digits)
+
+    def to_html(self, digits: int = 4) -> str:
+        from .report import render_html
+
+        return render_html(self, digits=digits)
+
+
+def _elementwise(derivative, j):
+    if derivative is None:
+        return 1.0
+    if derivative.ndim == 3:  # softmax: the Jacobian's diagonal entry
+        return derivative[0, j, j]
+    return derivative[0, j]
+
+
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _sup(n):
+    return str(n).translate(_SUP)
+
+
+def _sub(n):
+    return str(n).translate(_SUB)
+
+
+def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -> StepTrace:
+    """Record one training step of ``net`` on ``(X, y)``, number by number.
+
+    Parameters
+    ----------
+    net : Sequential
+    X, y : arrays
+        The batch (the articles' examples use one sample).
+    learning_rate : float, optional
+        Use this learning rate for the step instead of the optimizer's.
+    sample_weight : array, optional
+    apply : bool, default False
+        Also take the step on ``net`` itself (exactly as one batch of ``fit``).
+
+    Returns
+    -------
+    StepTrace
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> step = gn.trace_step(gn.examples.network_3_2_2(), *gn.examples.data_3_2_2())
+    >>> round(step.loss, 6)
+    2.868598
+    """
+    if not net.built:
+        net.build(np.asarray(X).shape[1:])
+    twin = net.copy(dtype="float64")
+    twin.optimizer = copy.deepcopy(net.optimizer)
+    twin.optimizer.state = {k: v.astype(np.float64) for k, v in net.optimizer.state.items()}
+    if learning_rate is not None:
+        twin.optimizer.learning_rate = learning_rate
+    lr = twin.optimizer.current_learning_rate
+    Xp, T, sw = twin._prepare(X, y, sample_weight)
+    Xp = Xp.astype(np.float64)
+
+    layers, A = [], Xp
+    for index, layer in enumerate(twin.layers):
+        record = LayerTrace(index=index, name=layer.name, kind=layer.kind, A=A)
+        if isinstance(layer, Dense):
+            record.kind = "dense"
+            record.W, record.b = layer.W.copy(), layer.b.copy()
+            record.Z = A @ layer.W + layer.b
+            fn = layer.activation
+        elif isinstance(layer, Activation):
+            record.kind = "activation"
+            record.Z = A
+            fn = layer.activation
+        else:
+            fn = None
+        if fn is not None:
+            record.activation = fn.name
+            record.out = fn.value(record.Z)
+            record.dout_dZ = fn.derivative(record.Z, record.out)
+        else:
+            record.out = record.Z if record.Z is not None else layer.forward(A, False)
+        layers.append(record)
+        A = record.out
+
+    # What fit computes: the loss and the gradients in the flat buffer.
+    loss = twin._loss_and_gradients(Xp, T, sw, training=False)
+    dL_doutput = twin.loss.gradient(A, T, sw)
+    grad = dL_doutput
+    for record, layer in zip(reversed(layers), reversed(twin.layers)):
+        record.dL_dout = grad
+        if record.activation is not None:
+            record.delta = layer.activation.backward(grad, record.Z, record.out)
+        elif record.kind == "dense":
+            record.delta = grad
+        if record.kind == "dense":
+            record.dW, record.db = layer.grads[0].copy(), layer.grads[1].copy()
+            record.dA = record.delta @ record.W.T
+        elif record.kind == "activation":
+            record.dA = record.delta
+        else:
+            record.dA = layer.backward(grad)
+        grad = record.dA
+
+    twin.optimizer.step(twin._params, twin._grads)
+    for record, layer in zip(layers, twin.layers):
+        if record.kind == "dense":
+            record.W_new, record.b_new = layer.W.copy(), layer.b.copy()
+    loss_after = float(twin.loss.value(twin.forward(Xp), T, sw))
+    trace = StepTrace(X=Xp, T=T, layers=layers, output=A, loss=float(loss),
+                      loss_name=twin.loss.name, dL_doutput=dL_doutput,
+                      optimizer=repr(net.optimizer), learning_rate=lr, loss_after=loss_after)
+    if apply:
+        X_real, T_real, sw_real = net._prepare(X, y, sample_weight)
+        saved = net.optimizer.learning_rate
+        if learning_rate is not None:
+            net.optimizer.learning_rate = learning_rate
+        net.train_on_batch(net._as_dtype(X_real), T_real, sw_real)
+        net.optimizer.learning_rate = saved
+        trace.applied = True
+    return trace
