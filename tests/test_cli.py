@@ -73,10 +73,18 @@ def test_explain_prints_the_hand_computed_numbers():
     (["predict", "missing.glassnet", "{rows}"], "no such model file: missing.glassnet"),
     (["info", "{iris}"], "is not a .glassnet model file"),
     (["explain", "--network", "4"], "--network needs at least an input and an output size"),
+    (["info", "{folder}"], "is a directory"),
+    (["predict", "{truncated}", "{rows}"], "Cannot load"),
 ])
 def test_mistakes_print_one_clear_line_and_exit_non_zero(csvs, args, message):
-    args = [a.format(iris=csvs / "iris.csv", text=csvs / "text.csv", rows=csvs / "rows.csv")
-            for a in args]
+    model = csvs / "iris.glassnet"
+    if not model.exists():
+        run("train", str(csvs / "iris.csv"), "--target", "target", "--hidden", "4",
+            "--epochs", "5", "--out", str(model))
+    truncated = csvs / "truncated.glassnet"
+    truncated.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    args = [a.format(iris=csvs / "iris.csv", text=csvs / "text.csv", rows=csvs / "rows.csv",
+                     folder=csvs, truncated=truncated) for a in args]
     out = run(*args)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
