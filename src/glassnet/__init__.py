@@ -3,6 +3,7 @@
 from .callbacks import (
     Callback,
     EarlyStopping,
+    GradientStats,
     History,
     ProgressBar,
     ProgressLogger,
@@ -52,7 +53,7 @@ _LAZY = {
     "load": "io",
     "ModelFileError": "io",
     "DivergenceError": "training",
-    "GradientStats": "callbacks",
+
     "Checkpoint": "callbacks",
 }
 
@@ -70,8 +71,8 @@ def __getattr__(name):
 
 __all__ = [
     "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense",
-    "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "History", "Identity",
-    "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Optimizer", "ProgressBar",
-    "ProgressLogger", "RMSprop", "ReLU", "ReduceLROnPlateau", "SGD", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "TargetLoss", "gradcheck", *_LAZY,
+    "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GradientStats", "History",
+    "Identity", "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Optimizer",
+    "ProgressBar", "ProgressLogger", "RMSprop", "ReLU", "ReduceLROnPlateau", "SGD", "Sequential",
+    "Sigmoid", "Softmax", "Tanh", "TargetLoss", "gradcheck", *_LAZY,
 ]

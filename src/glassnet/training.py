@@ -259,7 +259,9 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
 
     history = History()
     extra = [] if target_loss is None else [TargetLoss(target_loss)]
-    callbacks = [history, *callbacks, *extra, ProgressLogger(int(verbose))]
+    # History comes after the user's callbacks so that what they add to an epoch's logs
+    # (GradientStats' per-layer numbers, say) is recorded too.
+    callbacks = [*callbacks, *extra, history, ProgressLogger(int(verbose))]
     metric = "accuracy" if net.loss.is_classification else "r2"
     keys = ["loss", "learning_rate"] + (["val_loss", f"val_{metric}"] if val else [])
     params = {"epochs": epochs, "steps": -(-n // bs), "samples": n, "metrics": keys}
