@@ -29,3 +29,34 @@ def test_plot_history_writes_a_non_blank_png(tmp_path):
     with pytest.warns(Warning):
         clf.fit(np.r_[X, X], np.r_[y, y])
     assert len(gn.plot_history(clf).get_lines()) == 2
+
+
+def _png_ok(ax, path):
+    from PIL import Image
+
+    ax.figure.savefig(path)
+    image = np.asarray(Image.open(path).convert("L"))
+    assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 5
+
+
+def test_gradient_boundary_and_network_plots(tmp_path):
+    import matplotlib.pyplot as plt
+
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([0, 1, 1, 0])
+    net = gn.Sequential([gn.Dense(8, activation="tanh"), gn.Dense(1, activation="sigmoid")],
+                        optimizer=gn.Adam(0.05), random_state=0)
+    history = net.fit(X, y, epochs=200, batch_size=None, callbacks=[gn.GradientStats()],
+                      verbose=0)
+    ax = gn.plot_gradients(history)
+    assert ax.get_yscale() == "log" and len(ax.get_lines()) == 2
+    _png_ok(ax, tmp_path / "grads.png")
+    ax = gn.plot_decision_boundary(net, X, y)
+    _png_ok(ax, tmp_path / "boundary.png")
+    fig, given = plt.subplots()
+    assert gn.plot_network(net, ax=given) is given  # draws on the Axes it is given
+    assert len(given.get_lines()) == 2 * 8 + 8 * 1  # one edge per weight
+    _png_ok(given, tmp_path / "network.png")
+    with pytest.raises(ValueError, match="GradientStats"):
+        gn.plot_gradients(net.fit(X, y, epochs=1, verbose=0))
+    plt.close("all")

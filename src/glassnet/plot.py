@@ -43,3 +43,95 @@ def plot_history(history, ax=None, metrics=("loss", "val_loss")):
     ax.legend(loc="upper right")
     ax.set_title("Training history")
     return ax
+
+
+def plot_gradients(history, ax=None, kind="grad_norm"):
+    """Per-layer gradient norms over epochs (log scale), from a History that ran with
+    :class:`glassnet.GradientStats`; ``kind`` may also be ``'weight_norm'`` or
+    ``'update_ratio'``.
+    """
+    data = getattr(history, "history", history)
+    keys = [k for k in data if k.startswith(kind + "/")]
+    if not keys:
+        raise ValueError(f"The history has no {kind!r} series: train with "
+                         "callbacks=[glassnet.GradientStats()].")
+    ax = _axes(ax)
+    for key in keys:
+        ax.plot(range(1, len(data[key]) + 1), data[key], marker=".", label=key.split("/", 1)[1])
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(kind.replace("_", " "))
+    ax.set_title(f"{kind.replace('_', ' ')} per layer")
+    ax.legend()
+    return ax
+
+
+def plot_decision_boundary(model, X, y=None, ax=None, resolution=200):
+    """The regions a classifier assigns to each class over 2-D inputs, with the samples.
+
+    ``model`` is a Sequential (its argmax / 0.5 threshold) or an estimator with ``predict``.
+    """
+    import numpy as np
+
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary needs X with 2 features, got shape {X.shape}.")
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    grid = np.c_[xx.ravel(), yy.ravel()]
+    if hasattr(model, "layers") and hasattr(model, "forward"):
+        P = model.predict(grid)
+        labels = P.argmax(axis=1) if P.shape[1] > 1 else (P[:, 0] > 0.5).astype(int)
+    else:
+        labels = np.unique(model.predict(grid), return_inverse=True)[1]
+    ax = _axes(ax)
+    ax.contourf(xx, yy, labels.reshape(xx.shape), alpha=0.3, cmap="coolwarm")
+    ax.scatter(X[:, 0], X[:, 1], c=None if y is None else np.unique(y, return_inverse=True)[1],
+               cmap="coolwarm", edgecolors="k", s=25)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_title("Decision boundary")
+    return ax
+
+
+def plot_network(net, ax=None, max_units=12):
+    """The diagram of the articles: one column of nodes per layer, an edge per weight,
+    coloured by sign (blue > 0, red < 0) and as wide as its size.
+    """
+    import numpy as np
+
+    from .layers import Dense
+
+    dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+    if not dense:
+        raise ValueError("plot_network needs a built network with Dense layers.")
+    sizes = [dense[0].W.shape[0]] + [layer.W.shape[1] for layer in dense]
+    shown = [min(s, max_units) for s in sizes]
+    ax = _axes(ax)
+
+    def y_of(n):
+        return np.linspace(0, 1, n) if n > 1 else np.array([0.5])
+
+    biggest = max(float(np.abs(layer.W).max()) for layer in dense) or 1.0
+    for col, layer in enumerate(dense):
+        W = layer.W[: shown[col], : shown[col + 1]]
+        ys_in, ys_out = y_of(shown[col]), y_of(shown[col + 1])
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                w = float(W[i, j])
+                ax.plot([col, col + 1], [ys_in[i], ys_out[j]],
+                        color="tab:blue" if w > 0 else "tab:red",
+                        linewidth=0.3 + 3.0 * abs(w) / biggest, alpha=0.7, zorder=1)
+    for col, n in enumerate(shown):
+        ax.scatter(np.full(n, col), y_of(n), s=200, color="white", edgecolors="black",
+                   zorder=2)
+        label = "input" if col == 0 else ("output" if col == len(shown) - 1 else f"hidden {col}")
+        more = f" (first {n} of {sizes[col]})" if n < sizes[col] else ""
+        ax.text(col, -0.12, label + more, ha="center", va="top", fontsize=8)
+    ax.set_xlim(-0.5, len(shown) - 0.5)
+    ax.set_ylim(-0.25, 1.1)
+    ax.axis("off")
+    ax.set_title("Network (edge width ~ |weight|, blue > 0, red < 0)")
+    return ax
