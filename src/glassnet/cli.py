@@ -259,6 +259,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.func(args)
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CLIError as exc:
         parser.exit(2, f"glassnet: error: {exc}\n")
     except (ValueError, TypeError, OSError) as exc:
