@@ -42,6 +42,13 @@ def test_train_predict_info(csvs):
               "--learning-rate", "0.01", "--out", str(model))
     assert out.returncode == 0, out.stderr
     assert "validation accuracy:" in out.stdout and model.exists()
+    # trained on standardized columns, saved with the scaling folded into the first layer:
+    # the file scores well on the raw columns
+    import glassnet as gn
+
+    frame = pd.read_csv(csvs / "iris.csv")
+    loaded = gn.load(model)
+    assert loaded.score(frame.drop(columns="target"), frame["target"]) > 0.9
     out = run("predict", str(model), str(csvs / "rows.csv"), "--proba")
     assert out.returncode == 0, out.stderr
     table = pd.read_csv(pd.io.common.StringIO(out.stdout))

@@ -106,18 +106,28 @@ def cmd_train(args):
     params = dict(hidden_layer_sizes=tuple(args.hidden), activation=args.activation,
                   solver=args.optimizer, max_iter=args.epochs, batch_size=args.batch_size,
                   learning_rate_init=args.learning_rate, random_state=args.random_state,
-                  early_stopping=args.validation_split > 0,
+                  early_stopping=args.validation_split > 0, early_stopping_monitor="val_loss",
                   validation_fraction=args.validation_split or 0.1, verbose=True)
     est = gn.MLPClassifier(**params) if task == "classify" else gn.MLPRegressor(**params)
     if task == "regress" and y.dtype.kind not in "biuf":
         raise CLIError(f"target {args.target!r} is not numeric; use --task classify")
+    # Train on standardized features, then fold the scaling into the first layer
+    # (x - mu) / sigma @ W + b = x @ (W / sigma) + (b - (mu / sigma) @ W), so the saved
+    # model takes the raw columns.
+    mu = np.array(X.mean(), dtype=float)
+    sigma = np.array(X.std(ddof=0), dtype=float)
+    sigma[sigma == 0] = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est.fit(X, y)
+        est.fit((X - mu) / sigma, y)
+    W, b = est.coefs_[0], est.intercepts_[0]
+    b -= ((mu / sigma) @ W).astype(b.dtype)
+    W /= sigma[:, None].astype(W.dtype)
     what = "accuracy" if task == "classify" else "R²"
     if est.early_stopping:
-        print(f"validation {what}: {est.best_validation_score_:.4f} "
-              f"(best of {est.n_iter_} epochs)")
+        best = int(np.argmin(est.validation_loss_curve_))
+        print(f"validation {what}: {est.validation_scores_[best]:.4f}, loss "
+              f"{est.validation_loss_curve_[best]:.4f} (best epoch {best + 1} of {est.n_iter_})")
     print(f"training {what}: {est.score(X, y):.4f}")
     gn.save(est, args.out)
     print(f"saved the model to {args.out}")
