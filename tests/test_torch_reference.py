@@ -134,7 +134,31 @@ OPTIMIZERS = {
     "rmsprop_momentum": (lambda: gn.RMSprop(0.01, momentum=0.5),
                          lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-7,
                                                        momentum=0.5)),
+    "adam_clipnorm": (lambda: gn.Adam(0.01, weight_decay=0.01, clipnorm=1e-3),
+                      lambda p: ClipThenStep(torch.optim.Adam(p, lr=0.01, weight_decay=0.01),
+                                             p, 1e-3)),
+    "momentum_clipnorm": (lambda: gn.SGD(0.1, momentum=0.9, clipnorm=1e-3),
+                          lambda p: ClipThenStep(torch.optim.SGD(p, lr=0.1, momentum=0.9),
+                                                 p, 1e-3)),
 }
+
+
+class ClipThenStep:
+    """A torch optimizer whose step first rescales the gradients to a global norm of at most
+    ``max_norm`` (exactly, where torch's clip_grad_norm_ adds 1e-6 to the norm)."""
+
+    def __init__(self, opt, params, max_norm):
+        self.opt, self.params, self.max_norm = opt, params, max_norm
+
+    def zero_grad(self):
+        self.opt.zero_grad()
+
+    def step(self):
+        norm = torch.sqrt(sum((p.grad**2).sum() for p in self.params))
+        assert norm > self.max_norm  # the case under test: the gradient is clipped
+        for p in self.params:
+            p.grad *= self.max_norm / norm
+        self.opt.step()
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -156,3 +180,24 @@ def test_five_optimizer_steps_match_torch(name, loss):
     assert net.optimizer.iterations == 5
     for ours, theirs in zip(net.parameters(), params):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam", "adamw", "rmsprop_momentum"])
+def test_five_float32_optimizer_steps_match_torch(name):
+    # The float32 loops compute in float32: compare with torch in float32.
+    make_ours, make_theirs = OPTIMIZERS[name]
+    net, X, y, _ = make_case(3, "mse")
+    net = net.copy(dtype="float32")
+    net.optimizer = make_ours()
+    params = [torch.tensor(p.copy(), requires_grad=True) for p in net.parameters()]
+    opt = make_theirs(params)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    for _ in range(5):
+        net.fit(X32, y32, epochs=1, batch_size=None, verbose=0)
+        opt.zero_grad()
+        torch_loss("mse", torch_forward(net, torch.tensor(X32), params), torch.tensor(y32),
+                   torch.ones(len(X), dtype=torch.float32)).backward()
+        opt.step()
+    for ours, theirs in zip(net.parameters(), params):
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-6)

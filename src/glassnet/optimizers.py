@@ -1,10 +1,12 @@
 """Optimizers: update rules on the network's flat parameter buffer, in place.
 
 Each optimizer holds its per-parameter state (flat arrays shaped like the
-parameters) and one rule, ``_update(p, g, lr)``. The shared ``step`` does the
-bookkeeping: counting steps, the learning-rate schedule, gradient clipping. As
-parameters, gradients and state are each one contiguous buffer, a step is a few
-whole-buffer operations rather than a Python loop over layers.
+parameters) and one rule, ``_update(p, g, lr, scale, l2)``. The shared ``step`` does
+the bookkeeping: counting steps, the learning-rate schedule, gradient clipping (as a
+factor ``scale`` on the gradient) and L2 weight decay (``l2``). As parameters,
+gradients and state are each one contiguous buffer, a rule is one call of a fused
+loop in ``_kernels.c`` that reads each element once, rather than a Python loop over
+layers or a chain of NumPy passes over the buffers.
 
 The rules follow PyTorch's ``torch.optim`` (and agree with it to 1e-6 in the
 tests); ``weight_decay`` is L2 (``g <- g + wd p``, applied to every parameter,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from . import _kernels
 from .backend import check_fraction, check_positive, resolve_name, xp
 
 # -- learning-rate schedules ---------------------------------------------------------
@@ -93,7 +96,6 @@ class Optimizer:
         self.clipnorm = None if clipnorm is None else check_positive("clipnorm", clipnorm)
         self.iterations = 0
         self.state = {}
-        self._work = None
 
     @property
     def current_learning_rate(self) -> float:
@@ -105,30 +107,30 @@ class Optimizer:
     def build(self, params):
         """Allocate zeroed state buffers shaped like the flat ``params``."""
         self.state = {name: xp.zeros_like(params) for name in self.state_names}
-        self._work = xp.empty_like(params)
 
     def step(self, params, grads):
         """Apply one update to ``params`` (in place) from ``grads``."""
-        if self._work is None or self._work.shape != params.shape \
-                or self._work.dtype != params.dtype:
-            if len(self.state) == len(self.state_names) and all(
-                    s.shape == params.shape for s in self.state.values()):
-                self._work = xp.empty_like(params)  # keep the state (e.g. a float64 copy)
-            else:
-                self.build(params)
+        if self.state.keys() != set(self.state_names) or any(
+                s.shape != params.shape for s in self.state.values()):
+            self.build(params)
+        elif any(s.dtype != params.dtype for s in self.state.values()):
+            # The network changed dtype (e.g. a float64 copy): keep the state's values.
+            self.state = {k: s.astype(params.dtype) for k, s in self.state.items()}
         lr = self.current_learning_rate
         self.iterations += 1
+        scale = 1.0
         if self.clipnorm is not None:
             norm = float(xp.sqrt(xp.dot(grads, grads)))
             if norm > self.clipnorm:
-                grads = grads * (self.clipnorm / norm)
-        if self.weight_decay and self._l2_in_gradient:
-            grads = grads + self.weight_decay * params
-        self._update(params, grads, lr)
+                scale = self.clipnorm / norm
+        l2 = self.weight_decay if self._l2_in_gradient else 0.0
+        self._update(params, grads, lr, scale, l2)
 
+    #: False where weight decay is not an L2 term of the gradient (AdamW).
     _l2_in_gradient = True
 
-    def _update(self, p, g, lr):
+    def _update(self, p, g, lr, scale, l2):
+        """The rule, for the gradient ``g' = scale g + l2 p``."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -165,21 +167,9 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.state_names = ("velocity",) if self.momentum else ()
 
-    def _update(self, p, g, lr):
-        w = self._work
-        if self.momentum:
-            v = self.state["velocity"]
-            v *= self.momentum
-            v += g
-            if self.nesterov:
-                xp.multiply(v, self.momentum, out=w)
-                w += g
-            else:
-                w[...] = v
-            w *= lr
-        else:
-            xp.multiply(g, lr, out=w)
-        p -= w
+    def _update(self, p, g, lr, scale, l2):
+        _kernels.sgd(p, g, self.state.get("velocity"), lr, self.momentum, self.nesterov, scale,
+                     l2)
 
 
 class RMSprop(Optimizer):
@@ -197,22 +187,9 @@ class RMSprop(Optimizer):
         self.momentum = check_fraction("momentum", momentum, low_open=False)
         self.state_names = ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
 
-    def _update(self, p, g, lr):
-        v, w = self.state["square_avg"], self._work
-        v *= self.rho
-        xp.multiply(g, g, out=w)
-        w *= 1.0 - self.rho
-        v += w
-        xp.sqrt(v, out=w)
-        w += self.epsilon
-        xp.divide(g, w, out=w)
-        if self.momentum:
-            u = self.state["momentum_buffer"]
-            u *= self.momentum
-            u += w
-            w[...] = u
-        w *= lr
-        p -= w
+    def _update(self, p, g, lr, scale, l2):
+        _kernels.rmsprop(p, g, self.state["square_avg"], self.state.get("momentum_buffer"), lr,
+                         self.rho, self.epsilon, self.momentum, scale, l2)
 
 
 class Adam(Optimizer):
@@ -223,7 +200,6 @@ class Adam(Optimizer):
     """
 
     state_names = ("m", "v")
-    _l2_in_gradient = True
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  weight_decay=0.0, clipnorm=None):
@@ -232,24 +208,13 @@ class Adam(Optimizer):
         self.beta_2 = check_fraction("beta_2", beta_2, low_open=False)
         self.epsilon = check_positive("epsilon", epsilon)
 
-    def _update(self, p, g, lr):
-        m, v, w = self.state["m"], self.state["v"], self._work
+    def _update(self, p, g, lr, scale, l2, decay=1.0):
         t = self.iterations
         b1, b2 = self.beta_1, self.beta_2
-        m *= b1
-        xp.multiply(g, 1.0 - b1, out=w)
-        m += w
-        v *= b2
-        xp.multiply(g, g, out=w)
-        w *= 1.0 - b2
-        v += w
-        # w = sqrt(v / (1 - b2^t)) + eps;  p -= lr / (1 - b1^t) * m / w
-        xp.sqrt(v, out=w)
-        w *= 1.0 / math.sqrt(1.0 - b2**t)
-        w += self.epsilon
-        xp.divide(m, w, out=w)
-        w *= lr / (1.0 - b1**t)
-        p -= w
+        # p <- decay p - step m / (c2 sqrt(v) + eps), the bias corrections folded into
+        # step = lr / (1 - b1^t) and c2 = 1 / sqrt(1 - b2^t).
+        _kernels.adam(p, g, self.state["m"], self.state["v"], lr / (1.0 - b1**t), b1, b2,
+                      1.0 / math.sqrt(1.0 - b2**t), self.epsilon, decay, scale, l2)
 
 
 class AdamW(Adam):
@@ -264,10 +229,8 @@ class AdamW(Adam):
                  weight_decay=0.01, clipnorm=None):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, clipnorm)
 
-    def _update(self, p, g, lr):
-        if self.weight_decay:
-            p *= 1.0 - lr * self.weight_decay
-        super()._update(p, g, lr)
+    def _update(self, p, g, lr, scale, l2):
+        super()._update(p, g, lr, scale, l2, decay=1.0 - lr * self.weight_decay)
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}

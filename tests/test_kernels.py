@@ -1,0 +1,133 @@
+"""The compiled optimizer loops (_kernels.c) against the docstring formulas in float64 NumPy.
+
+Sizes cover the empty buffer, tails shorter than one vector register and long buffers;
+float32 results are compared with the float64 formula at float32 precision.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import _kernels
+
+SIZES = [0, 1, 7, 17, 64, 1000, 4099]
+TOL = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-13, atol=1e-15)}
+
+
+def buffers(n, dtype, seed, count):
+    rng = np.random.default_rng(seed)
+    out = [rng.standard_normal(n).astype(dtype) for _ in range(count)]
+    return out
+
+
+def as64(*arrays):
+    return [a.astype(np.float64) for a in arrays]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.8, True)])
+def test_sgd_matches_its_formula(dtype, n, momentum, nesterov):
+    p, g, v = buffers(n, dtype, n, 3)
+    lr, scale, l2 = 0.1, 0.7, 0.01
+    P, G, V = as64(p, g, v)
+    G = scale * G + l2 * P
+    if momentum:
+        V = momentum * V + G
+        step = G + momentum * V if nesterov else V
+    else:
+        step = G
+    P = P - lr * step
+    _kernels.sgd(p, g, v if momentum else None, lr, momentum, nesterov, scale, l2)
+    np.testing.assert_allclose(p, P, **TOL[dtype])
+    if momentum:
+        np.testing.assert_allclose(v, V, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_rmsprop_matches_its_formula(dtype, n, momentum):
+    p, g, s, u = buffers(n, dtype, n + 1, 4)
+    s = np.abs(s)
+    lr, rho, eps, scale, l2 = 0.01, 0.9, 1e-7, 1.0, 0.02
+    P, G, S, U = as64(p, g, s, u)
+    G = scale * G + l2 * P
+    S = rho * S + (1 - rho) * G**2
+    d = G / (np.sqrt(S) + eps)
+    if momentum:
+        U = momentum * U + d
+        d = U
+    P = P - lr * d
+    _kernels.rmsprop(p, g, s, u if momentum else None, lr, rho, eps, momentum, scale, l2)
+    np.testing.assert_allclose(p, P, **TOL[dtype])
+    np.testing.assert_allclose(s, S, **TOL[dtype])
+    if momentum:
+        np.testing.assert_allclose(u, U, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("decay,l2", [(1.0, 0.0), (1.0, 0.01), (0.999, 0.0)])
+def test_adam_matches_its_formula(dtype, n, decay, l2):
+    p, g, m, v = buffers(n, dtype, n + 2, 4)
+    v = np.abs(v)
+    lr, b1, b2, eps, scale, t = 1e-3, 0.9, 0.999, 1e-8, 0.5, 3
+    P, G, M, V = as64(p, g, m, v)
+    G = scale * G + l2 * P
+    M = b1 * M + (1 - b1) * G
+    V = b2 * V + (1 - b2) * G**2
+    P = decay * P - lr * (M / (1 - b1**t)) / (np.sqrt(V / (1 - b2**t)) + eps)
+    _kernels.adam(p, g, m, v, lr / (1 - b1**t), b1, b2, 1 / math.sqrt(1 - b2**t), eps, decay,
+                  scale, l2)
+    np.testing.assert_allclose(m, M, **TOL[dtype])
+    np.testing.assert_allclose(v, V, **TOL[dtype])
+    np.testing.assert_allclose(p, P, **TOL[dtype])
+
+
+def test_results_do_not_depend_on_the_position_in_the_buffer():
+    # The vector body and the scalar tail of a loop must compute the same thing.
+    rng = np.random.default_rng(0)
+    g1 = rng.standard_normal(1, dtype=np.float32)
+    g = np.repeat(g1, 37)
+    p, m, v = np.ones(37, np.float32), np.zeros(37, np.float32), np.zeros(37, np.float32)
+    _kernels.adam(p, g, m, v, 0.01, 0.9, 0.999, 31.6, 1e-8, 1.0, 1.0, 0.0)
+    assert np.unique(p).size == 1 and np.unique(m).size == 1 and np.unique(v).size == 1
+
+
+def adam_args(*arrays):
+    return (*arrays, 1e-3, 0.9, 0.999, 1.0, 1e-8, 1.0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (np.zeros(5, np.float64), ValueError, "dtype and size of the parameters"),
+    (np.zeros(6, np.float32), ValueError, "5 values of float32"),
+    (np.zeros(10, np.float32)[::2], TypeError, "C-contiguous"),
+    (np.zeros(5, np.int32), TypeError, "float32 or float64"),
+    ([0.0] * 5, TypeError, "C-contiguous"),
+])
+def test_mismatched_state_buffers_are_refused(bad, exc, match):
+    p, g, m = (np.zeros(5, np.float32) for _ in range(3))
+    with pytest.raises(exc, match=match):
+        _kernels.adam(*adam_args(p, g, m, bad))
+
+
+def test_read_only_parameters_are_refused_and_nothing_is_written():
+    p, g, m, v = (np.ones(5, np.float32) for _ in range(4))
+    p.flags.writeable = False
+    with pytest.raises(TypeError, match="writable"):
+        _kernels.adam(*adam_args(p, g, m, v))
+    np.testing.assert_array_equal(m, 1.0)
+
+
+def test_an_optimizer_keeps_its_state_values_when_the_network_changes_dtype():
+    params = np.ones(4, np.float32)
+    opt = gn.Adam(0.1)
+    opt.step(params, np.full(4, 0.5, np.float32))
+    m32 = opt.state["m"].copy()
+    params64, grads64 = params.astype(np.float64), np.full(4, 0.5)
+    opt.step(params64, grads64)
+    assert opt.state["m"].dtype == np.float64
+    np.testing.assert_allclose(opt.state["m"], 0.9 * m32 + 0.1 * 0.5, rtol=1e-7)
