@@ -104,3 +104,27 @@ def test_prediction_checks_the_feature_count_and_the_declared_input_dim():
     with pytest.raises(ValueError, match=r"explicit initial array has shape \(2, 2\), but the "
                                          r"parameter it initializes has shape \(4, 2\)"):
         gn.Sequential([gn.Dense(2, kernel_initializer=np.eye(2))]).build(4)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.ones((3, 4), np.float32),
+    lambda: np.ones((300, 400), np.float32),  # large: the sum-of-squares path
+    lambda: np.full((300, 400), 1e30, np.float32),
+    lambda: np.ones((300, 800))[:, ::2],
+    lambda: np.ones((300, 400), complex),
+    lambda: np.full((2, 3), 1e30, np.float32),  # finite, but its sum of squares overflows
+    lambda: np.full((2, 3), 1e300),
+    lambda: np.ones((4, 6))[:, ::2],  # not contiguous
+    lambda: np.ones(5, np.float16) * 300,  # float16 squares overflow at 65504
+    lambda: np.ones((2, 2), complex),
+    lambda: np.array(2.0),
+    lambda: np.arange(6).reshape(2, 3),
+])
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+def test_all_finite_agrees_with_isfinite(make, bad):
+    from glassnet.backend import all_finite
+
+    a = make()
+    if bad is not None and a.dtype.kind in "fc":
+        a[(-1,) * a.ndim] = bad
+    assert all_finite(a) == bool(np.isfinite(a).all())
