@@ -131,3 +131,51 @@ def test_an_optimizer_keeps_its_state_values_when_the_network_changes_dtype():
     opt.step(params64, grads64)
     assert opt.state["m"].dtype == np.float64
     np.testing.assert_allclose(opt.state["m"], 0.9 * m32 + 0.1 * 0.5, rtol=1e-7)
+
+
+def test_an_unbuilt_source_tree_says_how_to_build_it(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(gn.__file__).parent
+    shutil.copytree(source, tmp_path / "glassnet", ignore=shutil.ignore_patterns("*.so", "*.pyd"))
+    result = subprocess.run([sys.executable, "-c", "import glassnet"], capture_output=True,
+                            text=True, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "python -m pip install -e ." in result.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 17), (128, 256), (5, 1)])
+def test_relu_forward_adds_the_bias_and_takes_the_maximum(dtype, shape):
+    rng = np.random.default_rng(shape[1])
+    Z, b = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    Z.flat[0], Z.flat[-1] = np.nan, -np.inf
+    expected_Z = Z + b
+    out = np.empty_like(Z)
+    _kernels.relu_forward(Z, b, out)
+    np.testing.assert_array_equal(Z, expected_Z)
+    np.testing.assert_array_equal(out, np.maximum(expected_Z, 0))  # NaN stays NaN
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_passes_the_gradient_where_the_output_is_positive(dtype):
+    rng = np.random.default_rng(1)
+    A = np.maximum(rng.standard_normal((9, 13)), 0).astype(dtype)
+    dA = rng.standard_normal((9, 13)).astype(dtype)
+    dA[0, :3] = [np.nan, np.inf, np.nan]
+    A[0, :3] = [0.0, 0.0, 1.0]
+    out = np.empty_like(dA)
+    with np.errstate(invalid="ignore"):
+        expected = dA * (A > 0)  # NumPy's product: 0 * NaN and 0 * inf are NaN
+    _kernels.relu_backward(dA, A, out)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_relu_forward_refuses_a_bias_of_the_wrong_size_or_dtype():
+    Z, out = np.zeros((4, 6), np.float32), np.zeros((4, 6), np.float32)
+    for b in (np.zeros(5, np.float32), np.zeros(3, np.float32), np.zeros(6, np.float64)):
+        with pytest.raises(ValueError, match="one value per column"):
+            _kernels.relu_forward(Z, b, out)

@@ -1,4 +1,4 @@
-/* glassnet._kernels: the optimizer update rules as single fused loops.
+/* glassnet._kernels: the hot loops that NumPy would split into many passes, fused.
  *
  * An optimizer step written with NumPy makes 10-13 passes over the flat parameter,
  * gradient and state buffers (one per ufunc), each reading and writing the whole
@@ -17,7 +17,15 @@
  *             p <- p - step * m / (c2 sqrt(v) + eps)
  *             with step = lr / (1 - b1^t), c2 = 1 / sqrt(1 - b2^t)
  *
- * Buffers are C-contiguous float32 or float64 (all of one dtype, all the same length),
+ * and the ReLU activation, where NumPy needs two passes and a temporary each way:
+ *
+ *   relu_forward:   Z <- Z + b (b broadcast over rows);  A = Z if not Z <= 0 else 0
+ *   relu_backward:  dZ = dA if A > 0 else 0 * dA
+ *
+ * (NaN stays NaN in both, as with NumPy's maximum and multiply, so a diverging run is
+ * still seen.)
+ *
+ * Buffers are C-contiguous float32 or float64 (all of one dtype and, but for b, length),
  * taken through the buffer protocol, so this file needs Python's headers only. The
  * arithmetic is done in the buffers' dtype, operation by operation in the order above
  * (no fused multiply-add contraction: the build passes -ffp-contract=off), so results
@@ -104,6 +112,29 @@
         }                                                                                 \
     }
 
+#define DEFINE_RELU(T, SUFFIX)                                                            \
+    MULTIVERSION static void relu_forward_##SUFFIX(                                       \
+        T *restrict Z, const T *restrict b, T *restrict A, Py_ssize_t rows, Py_ssize_t k) \
+    {                                                                                     \
+        for (Py_ssize_t r = 0; r < rows; r++) {                                           \
+            T *restrict z = Z + r * k, *restrict a = A + r * k;                           \
+            for (Py_ssize_t j = 0; j < k; j++) {                                          \
+                T zj = z[j] + b[j];                                                       \
+                z[j] = zj;                                                                \
+                a[j] = zj <= (T)0 ? (T)0 : zj;                                            \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+                                                                                          \
+    MULTIVERSION static void relu_backward_##SUFFIX(                                      \
+        const T *restrict dA, const T *restrict A, T *restrict dZ, Py_ssize_t n)          \
+    {                                                                                     \
+        for (Py_ssize_t i = 0; i < n; i++)                                                \
+            dZ[i] = A[i] > (T)0 ? dA[i] : (T)0 * dA[i];                                   \
+    }
+
+DEFINE_RELU(float, f32)
+DEFINE_RELU(double, f64)
 DEFINE_KERNELS(float, f32, sqrtf)
 DEFINE_KERNELS(double, f64, sqrt)
 
@@ -245,7 +276,65 @@ static PyObject *py_adam(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_relu_forward(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *zo, *bo, *ao;
+    if (!PyArg_ParseTuple(args, "OOO:relu_forward", &zo, &bo, &ao)) return NULL;
+    Buffers b = {.taken = 0}, bias = {.taken = 0};
+    void *Z, *A, *bb;
+    if (take(&b, zo, "Z", 1, 0, &Z) || take(&b, ao, "out", 1, 0, &A)
+        || take(&bias, bo, "b", 0, 0, &bb)) {
+        release(&b);
+        release(&bias);
+        return NULL;
+    }
+    Py_ssize_t k = bias.n;
+    const Py_buffer *zv = &b.views[0];
+    Py_ssize_t columns = zv->ndim > 0 ? zv->shape[zv->ndim - 1] : 1;
+    if (bias.dtype != b.dtype || k != columns || k == 0) {
+        PyErr_Format(PyExc_ValueError, "b must have the dtype of Z and one value per column "
+                     "of Z, got %zd values for Z of %zd values.", k, b.n);
+        release(&b);
+        release(&bias);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (b.dtype == 'f')
+        relu_forward_f32(Z, bb, A, b.n / k, k);
+    else
+        relu_forward_f64(Z, bb, A, b.n / k, k);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    release(&bias);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_relu_backward(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *dao, *ao, *dzo;
+    if (!PyArg_ParseTuple(args, "OOO:relu_backward", &dao, &ao, &dzo)) return NULL;
+    Buffers b = {.taken = 0};
+    void *dA, *A, *dZ;
+    if (take(&b, dzo, "out", 1, 0, &dZ) || take(&b, dao, "dA", 0, 0, &dA)
+        || take(&b, ao, "A", 0, 0, &A)) {
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (b.dtype == 'f')
+        relu_backward_f32(dA, A, dZ, b.n);
+    else
+        relu_backward_f64(dA, A, dZ, b.n);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"relu_forward", py_relu_forward, METH_VARARGS,
+     "relu_forward(Z, b, out): Z += b (per column), out = max(Z, 0), in one pass."},
+    {"relu_backward", py_relu_backward, METH_VARARGS,
+     "relu_backward(dA, A, out): out = dA where A > 0, else 0 (NaN kept)."},
     {"sgd", py_sgd, METH_VARARGS,
      "sgd(p, g, velocity_or_None, lr, momentum, nesterov, scale, l2): one SGD step, in place."},
     {"rmsprop", py_rmsprop, METH_VARARGS,
@@ -258,7 +347,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "glassnet._kernels",
-    "Fused optimizer update rules on flat float32/float64 buffers (see _kernels.c).", -1,
+    "Fused optimizer update rules and ReLU loops on float32/float64 buffers (see _kernels.c).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -8,6 +8,7 @@ output ``A`` where that is cheaper (sigmoid, tanh, ReLU), as in scikit-learn's
 
 from __future__ import annotations
 
+from . import _kernels
 from .backend import check_positive, resolve_name, xp
 
 
@@ -19,6 +20,11 @@ class Activation:
 
     def value(self, Z, out=None):
         raise NotImplementedError
+
+    def biased_value(self, Z, b, out=None):
+        """``f(Z + b)``, leaving ``Z + b`` in ``Z``: a Dense layer's bias and activation."""
+        Z += b
+        return self.value(Z, out=out)
 
     def derivative(self, Z, A):
         """``dA/dZ`` element by element, shape of ``Z`` (element-wise activations only)."""
@@ -110,11 +116,20 @@ class ReLU(Activation):
     def value(self, Z, out=None):
         return xp.maximum(Z, 0, out=out)
 
+    def biased_value(self, Z, b, out=None):
+        # One pass (Z += b and the max together) instead of NumPy's two.
+        out = xp.empty_like(Z) if out is None else out
+        _kernels.relu_forward(Z, b, out)
+        return out
+
     def derivative(self, Z, A):
         return (A > 0).astype(A.dtype)
 
     def backward(self, dA, Z, A, out=None):
-        return xp.multiply(dA, A > 0, out=out)
+        # One pass, where NumPy's multiply(dA, A > 0) makes a boolean temporary first.
+        out = xp.empty_like(dA) if out is None else out
+        _kernels.relu_backward(dA, A, out)
+        return out
 
 
 class LeakyReLU(Activation):

@@ -494,9 +494,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
-        Y = self._label_binarizer.transform(y)
         if self._label_binarizer.y_type_ == "multiclass":
-            return X, Y.argmax(axis=1), y, Y.shape[1]  # class indices for cross-entropy
+            # Class indices for cross-entropy (classes_ is sorted and holds every label of y).
+            return X, np.searchsorted(self.classes_, y), y, len(self.classes_)
+        Y = self._label_binarizer.transform(y)
         return X, Y.astype(X.dtype), y, Y.shape[1]
 
     def _stratify(self, y):

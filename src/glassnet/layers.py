@@ -165,12 +165,12 @@ class Dense(Layer):
     def forward(self, A, training=False, activate=True):
         self._A = A
         Z = xp.matmul(A, self.W, out=self._buffer("Z", (len(A), self.units), A.dtype, training))
-        Z += self.b
         if self.activation is None or not activate:
+            Z += self.b
             return Z
         self._Z = Z
         out = self._buffer("out", Z.shape, Z.dtype, training)
-        self._out = self.activation.value(Z, out=out)
+        self._out = self.activation.biased_value(Z, self.b, out=out)
         return self._out
 
     def backward(self, dOut, need_input_grad=True, activate=True):

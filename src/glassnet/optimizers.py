@@ -18,8 +18,15 @@ from __future__ import annotations
 
 import math
 
-from . import _kernels
 from .backend import check_fraction, check_positive, resolve_name, xp
+
+try:
+    from . import _kernels
+except ImportError as exc:  # a source tree put on sys.path without being built
+    raise ImportError(
+        "glassnet's compiled update rules (glassnet._kernels) are not built: run "
+        "`python -m pip install -e .` in the source tree (it needs a C compiler)."
+    ) from exc
 
 # -- learning-rate schedules ---------------------------------------------------------
 
