@@ -8,8 +8,7 @@ output ``A`` where that is cheaper (sigmoid, tanh, ReLU), as in scikit-learn's
 
 from __future__ import annotations
 
-from . import _kernels
-from .backend import check_positive, resolve_name, xp
+from .backend import check_positive, kernels, resolve_name, xp
 
 
 class Activation:
@@ -119,7 +118,7 @@ class ReLU(Activation):
     def biased_value(self, Z, b, out=None):
         # One pass (Z += b and the max together) instead of NumPy's two.
         out = xp.empty_like(Z) if out is None else out
-        _kernels.relu_forward(Z, b, out)
+        kernels.relu_forward(Z, b, out)
         return out
 
     def derivative(self, Z, A):
@@ -128,7 +127,7 @@ class ReLU(Activation):
     def backward(self, dA, Z, A, out=None):
         # One pass, where NumPy's multiply(dA, A > 0) makes a boolean temporary first.
         out = xp.empty_like(dA) if out is None else out
-        _kernels.relu_backward(dA, A, out)
+        kernels.relu_backward(dA, A, out)
         return out
 
 

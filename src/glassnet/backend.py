@@ -1,7 +1,8 @@
-"""The array namespace, the dtype policy and the random-number helpers.
+"""The array namespace, the fused kernels, the dtype policy and the random-number helpers.
 
 Every other module does its math through ``xp`` (NumPy today, CuPy on a GPU
-later); this is the only module that decides which array library runs.
+later) and ``kernels`` (the compiled loops of ``_kernels.c``: optimizer update
+rules, ReLU); this is the only module that decides which implementations run.
 """
 
 from __future__ import annotations
@@ -9,6 +10,14 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+try:
+    from . import _kernels as kernels  # noqa: F401  (re-exported for the other modules)
+except ImportError as exc:  # a source tree put on sys.path without being built
+    raise ImportError(
+        "glassnet's compiled kernels (glassnet._kernels) are not built: run "
+        "`python -m pip install -e .` in the source tree (it needs a C compiler)."
+    ) from exc
 
 xp = np
 

@@ -18,15 +18,7 @@ from __future__ import annotations
 
 import math
 
-from .backend import check_fraction, check_positive, resolve_name, xp
-
-try:
-    from . import _kernels
-except ImportError as exc:  # a source tree put on sys.path without being built
-    raise ImportError(
-        "glassnet's compiled update rules (glassnet._kernels) are not built: run "
-        "`python -m pip install -e .` in the source tree (it needs a C compiler)."
-    ) from exc
+from .backend import check_fraction, check_positive, kernels, resolve_name, xp
 
 # -- learning-rate schedules ---------------------------------------------------------
 
@@ -175,7 +167,7 @@ class SGD(Optimizer):
         self.state_names = ("velocity",) if self.momentum else ()
 
     def _update(self, p, g, lr, scale, l2):
-        _kernels.sgd(p, g, self.state.get("velocity"), lr, self.momentum, self.nesterov, scale,
+        kernels.sgd(p, g, self.state.get("velocity"), lr, self.momentum, self.nesterov, scale,
                      l2)
 
 
@@ -195,7 +187,7 @@ class RMSprop(Optimizer):
         self.state_names = ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
 
     def _update(self, p, g, lr, scale, l2):
-        _kernels.rmsprop(p, g, self.state["square_avg"], self.state.get("momentum_buffer"), lr,
+        kernels.rmsprop(p, g, self.state["square_avg"], self.state.get("momentum_buffer"), lr,
                          self.rho, self.epsilon, self.momentum, scale, l2)
 
 
@@ -220,7 +212,7 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         # p <- decay p - step m / (c2 sqrt(v) + eps), the bias corrections folded into
         # step = lr / (1 - b1^t) and c2 = 1 / sqrt(1 - b2^t).
-        _kernels.adam(p, g, self.state["m"], self.state["v"], lr / (1.0 - b1**t), b1, b2,
+        kernels.adam(p, g, self.state["m"], self.state["v"], lr / (1.0 - b1**t), b1, b2,
                       1.0 / math.sqrt(1.0 - b2**t), self.epsilon, decay, scale, l2)
 
 
