@@ -1,0 +1,387 @@
+"""What ``MLPClassifier`` and ``MLPRegressor`` share: the network, the solvers, the bookkeeping.
+
+scikit-learn's objective, reproduced exactly: the data loss (half squared error
+summed over outputs, log-loss summed over binary outputs, categorical log-loss)
+plus ``alpha / (2 sum w) * sum_l ||W_l||^2`` on the kernels (not the biases), each
+a weighted mean over the batch; initial weights and biases are
+``U(-sqrt(f / (fan_in + fan_out)), +...)`` with ``f = 2`` for logistic units, 6 otherwise.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+    validate_data,
+)
+
+from .backend import all_finite
+from .callbacks import ProgressBar
+from .layers import Dense, Dropout
+from .network import Sequential
+from .optimizers import SGD, Adam
+from .training import Callback
+
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+                "leaky_relu": "leaky_relu"}
+_OUTPUT = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),
+           "identity": ("identity", "mse"), "exp": ("exp", "poisson")}
+
+
+class _UniformInit:
+    """``U(-bound, bound)``: scikit-learn's Glorot initialization, for kernels and biases."""
+
+    def __init__(self, bound):
+        self.bound = bound
+
+    def __call__(self, shape, rng, dtype):
+        return rng.uniform(-self.bound, self.bound, size=shape).astype(dtype)
+
+
+class _PenalizedNet(Sequential):
+    """The engine's network with scikit-learn's objective:
+    ``scale * L + alpha / (2 sum w) * sum ||W||^2``, ``dW += alpha W / sum w``.
+    """
+
+    def __init__(self, layers, loss, optimizer, random_state, dtype, alpha=0.0, scale=1.0):
+        super().__init__(layers, loss=loss, optimizer=optimizer, random_state=random_state,
+                         dtype=dtype)
+        self.alpha, self.scale = alpha, scale
+
+    def _loss_and_gradients(self, X, T, sample_weight=None, training=True):
+        loss = super()._loss_and_gradients(X, T, sample_weight, training) * self.scale
+        if self.scale != 1.0:
+            self._grads *= self.scale
+        n = len(X) if sample_weight is None else float(sample_weight.sum())
+        if self.alpha and n > 0:
+            for layer in self.layers:
+                if isinstance(layer, Dense):
+                    W = layer.W
+                    loss += 0.5 * self.alpha * float(np.vdot(W, W)) / n
+                    layer.grads[0] += (self.alpha / n) * W
+        return loss
+
+
+class _SklearnIterations(Callback):
+    """scikit-learn's per-epoch bookkeeping: ``loss_curve_``, ``t_``, validation scores,
+    best weights, the ``tol``/``n_iter_no_change`` rule and the learning-rate policy.
+    """
+
+    def __init__(self, est, n_samples, has_validation):
+        super().__init__()
+        self.est, self.n_samples, self.has_validation = est, n_samples, has_validation
+
+    def on_epoch_end(self, epoch, logs=None):
+        est, net = self.est, self.model
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_ = logs["loss"]
+        est.loss_curve_.append(est.loss_)
+        if self.has_validation:
+            score = logs["val_accuracy"] if "val_accuracy" in logs else logs["val_r2"]
+            est.validation_scores_.append(score)
+            est.validation_loss_curve_.append(logs["val_loss"] * net.scale)
+            if est.early_stopping_monitor == "val_loss":
+                value = -est.validation_loss_curve_[-1]
+            else:
+                value = score
+            if value < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if value > est.best_validation_score_:
+                est.best_validation_score_ = value
+                est._best_params = net._params.copy()
+        else:
+            if est.loss_ > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            est.best_loss_ = min(est.best_loss_, est.loss_)
+        opt = net.optimizer
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            opt.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if est._no_improvement_count > est.n_iter_no_change:
+            if est.solver == "sgd" and est.learning_rate == "adaptive" \
+                    and opt.learning_rate > 1e-6:
+                opt.learning_rate /= 5.0
+                est._no_improvement_count = 0
+            else:
+                net.stop_training = True
+                net.stop_reason = (f"no improvement of more than tol={est.tol} for "
+                                   f"{est.n_iter_no_change} consecutive epochs")
+
+
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share: building the network and the solvers."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_ACTIVATIONS)), list, tuple],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
+                             Options(numbers.Real, {np.inf})],
+        "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left"), list, tuple],
+        "early_stopping_monitor": [StrOptions({"val_score", "val_loss"})],
+        "callbacks": [list, None],
+    }
+
+    # -- parameters that may be lists --------------------------------------------------
+    def _per_layer(self, name, value, n_hidden):
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * n_hidden
+        if len(values) != n_hidden:
+            raise ValueError(f"{name} has {len(values)} entries but hidden_layer_sizes has "
+                             f"{n_hidden} layers; give one per hidden layer or a single value.")
+        return values
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(not isinstance(s, numbers.Integral) or s <= 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _build(self, n_features, n_outputs, dtype):
+        sizes = self._hidden_sizes()
+        activations = self._per_layer("activation", self.activation, len(sizes))
+        for a in activations:
+            if a not in _ACTIVATIONS:
+                raise ValueError(f"activation entries must be one of {sorted(_ACTIVATIONS)}, "
+                                 f"got {a!r}.")
+        dropouts = self._per_layer("dropout", self.dropout, len(sizes))
+        for rate in dropouts:
+            if not (isinstance(rate, numbers.Real) and 0 <= rate < 1):
+                raise ValueError(f"dropout rates must be in [0, 1), got {rate!r}.")
+        out_name, loss = _OUTPUT[self.out_activation_]
+        units = [n_features, *sizes, n_outputs]
+        layers = []
+        for i, n_out in enumerate(units[1:]):
+            hidden = i < len(sizes)
+            factor = 2.0 if hidden and activations[i] == "logistic" else 6.0
+            if not hidden and self._activation_list_all("logistic", activations):
+                factor = 2.0
+            init = _UniformInit(np.sqrt(factor / (units[i] + n_out)))
+            act = _ACTIVATIONS[activations[i]] if hidden else out_name
+            layers.append(Dense(n_out, activation=act, kernel_initializer=init,
+                                bias_initializer=init))
+            if hidden and dropouts[i] > 0:
+                layers.append(Dropout(dropouts[i]))
+        if self.solver == "adam":
+            opt = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        else:
+            nesterov = self.nesterovs_momentum and self.momentum > 0
+            opt = SGD(self.learning_rate_init, momentum=self.momentum, nesterov=nesterov)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        # scikit-learn's losses sum over binary outputs and halve the squared error.
+        scale = {"mse": n_outputs / 2.0, "binary_cross_entropy": float(n_outputs)}.get(loss, 1.0)
+        net = _PenalizedNet(layers, loss, opt, seed, dtype, alpha=self.alpha, scale=scale)
+        net.build(n_features)
+        return net
+
+    @staticmethod
+    def _activation_list_all(name, activations):
+        return all(a == name for a in activations)
+
+    def _init_fit_state(self):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self._no_improvement_count = 0
+        if self.solver != "lbfgs":
+            self.loss_curve_ = []
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.validation_loss_curve_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    # -- fitting -----------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, T, y, n_outputs = self._validate_input(X, y, incremental, reset=first_pass)
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = self._apply_class_weight(y, sample_weight, X.dtype)
+        if first_pass:
+            self.n_outputs_ = n_outputs
+            self._set_out_activation()
+            self.model_ = self._build(X.shape[1], n_outputs, X.dtype)
+            self._init_fit_state()
+        elif self.model_.dtype != X.dtype:
+            X = X.astype(self.model_.dtype)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, T, sample_weight)
+        else:
+            self._fit_stochastic(X, T, y, sample_weight, incremental)
+        if not np.isfinite(self.model_._params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
+        return self
+
+    def _apply_class_weight(self, y, sample_weight, dtype):
+        return sample_weight
+
+    def _stratify(self, y):
+        return None
+
+    def _fit_lbfgs(self, X, T, sample_weight):
+        net = self.model_
+        X, T, sample_weight = net._prepare(X, T, sample_weight)
+        X = net._as_dtype(X)
+
+        def loss_and_grad(x):
+            net._params[...] = x
+            loss = net._loss_and_gradients(X, T, sample_weight, training=False)
+            return loss, net._grads.astype(np.float64)
+
+        result = scipy.optimize.minimize(
+            loss_and_grad, net._params.astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        net._params[...] = result.x
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                          f"(status={result.status}): {result.message}. Increase max_iter or "
+                          "max_fun, or scale the data.", ConvergenceWarning, stacklevel=3)
+        self.loss_ = float(result.fun)
+
+    def _fit_stochastic(self, X, T, y, sample_weight, incremental):  # noqa: C901
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        net = self.model_
+        val = None
+        if self.early_stopping:
+            arrays = [X, T] + ([] if sample_weight is None else [sample_weight])
+            seed = int(net._rng.integers(2**31 - 1))
+            try:
+                parts = train_test_split(*arrays, random_state=seed, stratify=self._stratify(y),
+                                         test_size=self.validation_fraction)
+            except ValueError:  # a class too rare to stratify: split at random
+                parts = train_test_split(*arrays, random_state=seed,
+                                         test_size=self.validation_fraction)
+            X, X_val, T, T_val = parts[:4]
+            sw_val = None
+            if sample_weight is not None:
+                sample_weight, sw_val = parts[4:6]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            val = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
+            if not hasattr(self, "_best_params"):
+                self._best_params = net._params.copy()
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped", stacklevel=3)
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        self.n_iter_ = 0
+        tracker = _SklearnIterations(self, n, val is not None)
+        epochs = 1 if incremental else self.max_iter
+        progress = [ProgressBar()] if self.verbose and not incremental else []
+        try:
+            self.history_ = net.fit(X, T, epochs=epochs, batch_size=batch_size,
+                                    shuffle=self.shuffle, validation_data=val,
+                                    callbacks=[tracker, *progress, *(self.callbacks or [])],
+                                    verbose=2 if self.verbose and self.verbose > 1 else 0,
+                                    sample_weight=sample_weight)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        if not incremental and self.n_iter_ == self.max_iter and not net.stop_training:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                          "and the optimization hasn't converged yet.", ConvergenceWarning,
+                          stacklevel=3)
+        if self.early_stopping:
+            net._params[...] = self._best_params
+
+    # -- the fitted network as scikit-learn's attributes --------------------------------
+    @property
+    def coefs_(self):
+        """The kernels ``W`` of shape ``(n_in, n_out)``, one per layer (views of ``model_``)."""
+        return [layer.W for layer in self.model_.layers if isinstance(layer, Dense)]
+
+    @property
+    def intercepts_(self):
+        """The biases ``b``, one per layer (views of ``model_``)."""
+        return [layer.b for layer in self.model_.layers if isinstance(layer, Dense)]
+
+    def _forward(self, X):
+        check_is_fitted(self)
+        if type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f" \
+                and not hasattr(self, "feature_names_in_"):
+            # The common case, checked here in a few microseconds (validate_data takes
+            # ~80 µs, more than the network itself for a few samples).
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            if not all_finite(X):
+                raise ValueError("Input X contains NaN or infinity.")
+            return self.model_.forward(X.astype(self.model_.dtype, copy=False))
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        return self.model_.forward(X.astype(self.model_.dtype, copy=False))
+
+    def save(self, path):
+        """Write the fitted estimator to a ``.glassnet`` file; see :func:`glassnet.save`."""
+        from .io import save  # io.py holds the file format
+
+        save(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _store_params(est, values):
+    """``__init__`` only stores its keyword arguments (scikit-learn's contract)."""
+    for name, value in values.items():
+        if name not in ("self", "__class__"):
+            setattr(est, name, value)
+
+
+def _check_stochastic(est):
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{est.solver} is not stochastic.")
+    return True
