@@ -102,7 +102,7 @@ def adam_args(*arrays):
 
 
 @pytest.mark.parametrize("bad,exc,match", [
-    (np.zeros(5, np.float64), ValueError, "dtype and size of the parameters"),
+    (np.zeros(5, np.float64), ValueError, "v must have the dtype and size of params"),
     (np.zeros(6, np.float32), ValueError, "5 values of float32"),
     (np.zeros(10, np.float32)[::2], TypeError, "C-contiguous"),
     (np.zeros(5, np.int32), TypeError, "float32 or float64"),

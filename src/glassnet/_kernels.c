@@ -140,12 +140,13 @@ DEFINE_KERNELS(double, f64, sqrt)
 
 /* -- taking the buffers ----------------------------------------------------------------- */
 
-/* Up to four buffers of one rule: p (written), g (read), and optional state (written). */
+/* The buffers of one call: the first (e.g. p, written), then the others (read or written). */
 typedef struct {
     Py_buffer views[4];
     int taken;
     Py_ssize_t n;
-    char dtype; /* 'f' or 'd' */
+    char dtype;        /* 'f' or 'd' */
+    const char *first; /* the name of the first buffer, which the others must match */
 } Buffers;
 
 static void release(Buffers *b)
@@ -158,7 +159,7 @@ static void release(Buffers *b)
 static char float_code(const Py_buffer *view)
 {
     const char *f = view->format ? view->format : "B";
-    if (*f == '@' || *f == '=' || *f == '<') f++; /* native byte order on the targets */
+    if (*f == '@' || *f == '=' || (PY_LITTLE_ENDIAN && *f == '<')) f++; /* native order */
     if (strcmp(f, "f") == 0 && view->itemsize == sizeof(float)) return 'f';
     if (strcmp(f, "d") == 0 && view->itemsize == sizeof(double)) return 'd';
     return 0;
@@ -189,11 +190,13 @@ static int take(Buffers *b, PyObject *obj, const char *name, int writable, int o
     if (b->taken == 1) {
         b->dtype = code;
         b->n = n;
+        b->first = name;
     } else if (code != b->dtype || n != b->n) {
         PyErr_Format(PyExc_ValueError,
-                     "%s must have the dtype and size of the parameters (%zd values of %s), "
-                     "got %zd values of %s.", name, b->n, b->dtype == 'f' ? "float32" : "float64",
-                     n, code == 'f' ? "float32" : "float64");
+                     "%s must have the dtype and size of %s (%zd values of %s), "
+                     "got %zd values of %s.", name, b->first, b->n,
+                     b->dtype == 'f' ? "float32" : "float64", n,
+                     code == 'f' ? "float32" : "float64");
         return -1;
     }
     *data = view->buf;
