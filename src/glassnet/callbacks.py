@@ -6,6 +6,7 @@ Each is an ordinary :class:`~glassnet.training.Callback`; ``History`` is one too
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import warnings
 
@@ -39,47 +40,86 @@ class _Monitor:
                 f"available: {', '.join(keys)}."
             )
 
+    def beats(self, value, reference) -> bool:
+        """Whether ``value`` is better than ``reference`` by more than ``min_delta`` (Keras'
+        rule: ``value < reference - min_delta`` in min mode; equal to it is no improvement).
+        """
+        if self.mode == "min":
+            return bool(value < reference - self.min_delta)
+        return bool(value > reference + self.min_delta)
+
     def improved(self, logs) -> bool:
         value = logs[self.monitor]
-        if self.mode == "min":
-            better = value < self.best - self.min_delta
-        else:
-            better = value > self.best + self.min_delta
+        better = self.beats(value, self.best)
         if better:
             self.best = value
         return better
 
 
+def _check_count(name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
+    return int(value)
+
+
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs, by Keras' rule.
+
+    Each epoch (from ``start_from_epoch`` on) adds one to a wait counter. An epoch whose
+    value beats the best so far by more than ``min_delta`` (``value < best - min_delta``
+    in min mode, ``value > best + min_delta`` in max mode; the first monitored epoch always
+    does) becomes the best epoch and, if it also beats ``baseline`` (or there is none),
+    resets the counter to 0. Any other epoch stops training once the counter reaches
+    ``patience`` (never at epoch 0). So with ``patience=p`` training stops after ``p``
+    epochs in a row without improvement: values 1, 2, 3 with ``patience=2`` stop after
+    the third epoch.
 
     Parameters
     ----------
     monitor : str, default "val_loss"
         A key of ``History.history`` (``"loss"``, ``"val_loss"``, ``"val_accuracy"``, ...).
     min_delta : float
-        The smallest change that counts as an improvement.
+        An improvement must be larger than this (equal to it does not count).
     patience : int
-        Epochs without improvement before stopping.
+        Epochs in a row without improvement after which training stops.
     mode : {"auto", "min", "max"}
         Whether smaller or larger is better; ``"auto"`` picks min for losses.
     restore_best_weights : bool, default True
-        At the end of training, put back the weights of the best epoch.
+        At the end of training, put back the weights of the best epoch, whether or not
+        this callback stopped the run (as Keras 3 does; tf.keras 2 restored them only when
+        it stopped the run). Keras' default is False; here it is True. With False the
+        network keeps the weights of the last epoch.
+    baseline : float, optional
+        Training stops if the model does not improve on the baseline (Keras): until an
+        epoch beats it by more than ``min_delta``, improvements over the best so far do
+        not reset the wait counter, so training stops after ``patience`` epochs unless the
+        baseline is beaten.
+    start_from_epoch : int, default 0
+        Epochs to wait before monitoring starts (a warm-up: these epochs are ignored and
+        can neither improve nor stop).
 
     Attributes
     ----------
     best : float
     best_epoch : int
     stopped_epoch : int or None
+    wait : int
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
-                 restore_best_weights=True):
+                 restore_best_weights=True, baseline=None, start_from_epoch=0):
         super().__init__()
         self.monitor, self.min_delta, self.mode = monitor, min_delta, mode
-        if not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, got {patience!r}.")
-        self.patience = patience
+        self.patience = _check_count("patience", patience)
+        self.start_from_epoch = _check_count("start_from_epoch", start_from_epoch)
+        if baseline is not None:
+            ok = isinstance(baseline, numbers.Real) and not isinstance(baseline, bool) \
+                and math.isfinite(baseline)
+            if not ok:
+                raise ValueError(f"baseline must be a finite number or None, got {baseline!r}.")
+            baseline = float(baseline)
+        self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         _Monitor(monitor, mode, min_delta)  # validates the arguments now
 
@@ -90,18 +130,31 @@ class EarlyStopping(Callback):
         self.best_weights = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.start_from_epoch:
+            return
+        value = logs[self.monitor]
+        if self.restore_best_weights and self.best_weights is None:
+            # As Keras: the first monitored epoch's weights, in case none ever improves.
+            self.best_weights, self.best_epoch = self.model._params.copy(), epoch
+        self.wait += 1
         if self._monitor.improved(logs):
-            self.wait, self.best_epoch = 0, epoch
+            self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_weights = self.model._params.copy()
+            if self.baseline is None or self._monitor.beats(value, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
+            best = self._monitor.best
+            if self.baseline is not None and not self._monitor.beats(best, self.baseline):
+                why = f"did not improve on the baseline {self.baseline:g} in {self.wait} epochs"
+            else:
+                why = f"did not improve for {self.wait} epochs"
             self.model.stop_reason = (
-                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
-                f"(best {self._monitor.best:.6g} at epoch {self.best_epoch})"
+                f"early stopping: {self.monitor} {why} "
+                f"(best {best:.6g} at epoch {self.best_epoch})"
             )
 
     @property
@@ -131,6 +184,13 @@ class TargetLoss(Callback):
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience``
     epochs, never below ``min_lr`` (Keras' callback; scikit-learn's ``'adaptive'``).
+
+    Keras' rule, each epoch: during a cooldown the cooldown counter drops by one and the
+    wait counter is reset; a value better than the best by more than ``min_delta`` becomes
+    the best and resets the wait counter; otherwise, outside a cooldown, the wait counter
+    grows by one and, on reaching ``patience``, if the learning rate is above ``min_lr``
+    it becomes ``max(lr * factor, min_lr)`` and a cooldown of ``cooldown`` epochs starts.
+    A learning rate already at (or below) ``min_lr`` is left as it is.
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, min_delta=1e-4,
@@ -138,9 +198,12 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         if not 0 < factor < 1:
             raise ValueError(f"factor must be in (0, 1), got {factor!r}.")
-        self.monitor, self.factor, self.patience = monitor, factor, patience
-        self.min_delta, self.mode, self.cooldown = min_delta, mode, cooldown
+        self.monitor, self.factor = monitor, factor
+        self.patience = _check_count("patience", patience)
+        self.cooldown = _check_count("cooldown", cooldown)
+        self.min_delta, self.mode = min_delta, mode
         self.min_lr = check_positive("min_lr", min_lr, allow_zero=True)
+        _Monitor(monitor, mode, min_delta)  # validates the arguments now
 
     def on_train_begin(self, logs=None):
         if isinstance(self.model.optimizer.learning_rate, LearningRateSchedule):
@@ -155,12 +218,12 @@ class ReduceLROnPlateau(Callback):
             self.wait = 0
         if self._monitor.improved(logs):
             self.wait = 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience and self.cooldown_left == 0:
+        elif self.cooldown_left == 0:
+            self.wait += 1
             opt = self.model.optimizer
-            opt.learning_rate = max(opt.learning_rate * self.factor, self.min_lr)
-            self.wait, self.cooldown_left = 0, self.cooldown
+            if self.wait >= self.patience and opt.learning_rate > self.min_lr:
+                opt.learning_rate = max(opt.learning_rate * self.factor, self.min_lr)
+                self.wait, self.cooldown_left = 0, self.cooldown
 
 
 class ProgressLogger(Callback):
@@ -205,7 +268,10 @@ class Checkpoint(Callback):
     ----------
     path : str or os.PathLike
     every : int, default 1
-        Save every this many epochs (and at the end of training).
+        Save to ``path`` after every this many epochs (epochs ``every``, ``2 * every``,
+        ...) and, if the last epoch was not one of them, at the end of training; that
+        last file holds the weights as of the last epoch even when another callback
+        (``EarlyStopping``) puts other weights back at the end.
     keep_best : bool, default True
     monitor : str, optional
         The logged quantity that decides the best epoch (smaller is better for losses).
@@ -236,6 +302,7 @@ class Checkpoint(Callback):
         self._monitor = _Monitor(monitor, "auto", 0.0)
         self._monitor.check_available(self.params)
         self.best_epoch, self._saved_epoch = None, None
+        self._last_epoch, self._last_params = None, None
 
     def _save(self, path):
         from .io import save  # io.py sits one room up
@@ -250,6 +317,13 @@ class Checkpoint(Callback):
         if (epoch + 1) % self.every == 0:
             self._save(self.path)
             self._saved_epoch = epoch
+        else:  # kept for the save at the end, which other callbacks may precede
+            params = self.model._params
+            if self._last_params is None or self._last_params.shape != params.shape:
+                self._last_params = params.copy()
+            else:
+                self._last_params[...] = params
+            self._last_epoch = epoch
 
     @property
     def best(self):
@@ -257,8 +331,20 @@ class Checkpoint(Callback):
 
     def on_train_end(self, logs=None):
         done = getattr(self.model, "epochs_done", 0)
-        if done and self._saved_epoch != done - 1:
+        if not done or self._saved_epoch == done - 1:
+            return
+        params = self.model._params
+        if self._last_epoch != done - 1 or xp.array_equal(params, self._last_params):
             self._save(self.path)
+            return
+        # Weights changed since the last epoch ended (EarlyStopping put the best back, or
+        # Ctrl-C did): the file must hold the state of epoch `done`, as a resume expects.
+        now = params.copy()
+        params[...] = self._last_params
+        try:
+            self._save(self.path)
+        finally:
+            params[...] = now
 
 
 class ProgressBar(Callback):
