@@ -1,14 +1,19 @@
 """What ``MLPClassifier`` and ``MLPRegressor`` share: the network, the solvers, the bookkeeping.
 
-scikit-learn's objective, reproduced exactly: the data loss (half squared error
-summed over outputs, log-loss summed over binary outputs, categorical log-loss)
-plus ``alpha / (2 sum w) * sum_l ||W_l||^2`` on the kernels (not the biases), each
-a weighted mean over the batch; initial weights and biases are
+scikit-learn's objective, reproduced exactly: the data loss (log-loss and half
+Poisson deviance summed over outputs, categorical log-loss; half squared error
+averaged over outputs in the reported value but summed in the gradient, as
+scikit-learn does) plus ``alpha / (2 sum w) * sum_l ||W_l||^2`` on the kernels (not
+the biases), each a weighted mean over the batch; initial weights and biases are
 ``U(-sqrt(f / (fan_in + fan_out)), +...)`` with ``f = 2`` for logistic units, 6 otherwise.
+The update rules are scikit-learn's too (``_sklearn_sgd_update``, ``_sklearn_adam_update``),
+and each ``fit`` (warm start included) starts a fresh optimizer, as scikit-learn's does.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 import warnings
 
@@ -25,7 +30,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .backend import all_finite
+from .backend import all_finite, kernels
 from .callbacks import ProgressBar
 from .layers import Dense, Dropout
 from .network import Sequential
@@ -48,18 +53,46 @@ class _UniformInit:
         return rng.uniform(-self.bound, self.bound, size=shape).astype(dtype)
 
 
+def _sklearn_sgd_update(opt, p, g, lr, scale, l2):
+    """scikit-learn's ``SGDOptimizer``: ``v <- mu v - lr g``, ``p <- p + v`` (Nesterov:
+    ``p <- p + mu v - lr g``). Its velocity holds learning-rate-weighted gradients, so a
+    learning rate changed between epochs ('invscaling', 'adaptive') acts on new gradients
+    only, where the engine's ``SGD`` (PyTorch's rule, ``p <- p - lr v``) would rescale the
+    whole velocity. ``kernels.sgd`` with ``lr = -1`` and the gradient scaled by ``-lr``
+    computes scikit-learn's rule operation for operation.
+    """
+    kernels.sgd(p, g, opt.state.get("velocity"), -1.0, opt.momentum, opt.nesterov, -lr * scale,
+                -lr * l2)
+
+
+def _sklearn_adam_update(opt, p, g, lr, scale, l2):
+    """scikit-learn's ``AdamOptimizer``: ``p <- p - lr_t m / (sqrt(v) + eps)`` with
+    ``lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)``: ``eps`` is added to the uncorrected
+    ``sqrt(v)``, where the engine's ``Adam`` (PyTorch's) adds it to ``sqrt(v / (1 - b2^t))``.
+    """
+    t = opt.iterations
+    step = lr * math.sqrt(1.0 - opt.beta_2**t) / (1.0 - opt.beta_1**t)
+    kernels.adam(p, g, opt.state["m"], opt.state["v"], step, opt.beta_1, opt.beta_2, 1.0,
+                 opt.epsilon, 1.0, scale, l2)
+
+
 class _PenalizedNet(Sequential):
     """The engine's network with scikit-learn's objective:
-    ``scale * L + alpha / (2 sum w) * sum ||W||^2``, ``dW += alpha W / sum w``.
+    ``value_scale * L + alpha / (2 sum w) * sum ||W||^2`` as the loss, and
+    ``scale * dL + alpha W / sum w`` as its gradient (the two scales differ for the squared
+    error with several outputs only: scikit-learn reports the half squared error averaged
+    over the outputs but takes the gradient of its sum).
     """
 
-    def __init__(self, layers, loss, optimizer, random_state, dtype, alpha=0.0, scale=1.0):
+    def __init__(self, layers, loss, optimizer, random_state, dtype, alpha=0.0, scale=1.0,
+                 value_scale=None):
         super().__init__(layers, loss=loss, optimizer=optimizer, random_state=random_state,
                          dtype=dtype)
         self.alpha, self.scale = alpha, scale
+        self.value_scale = scale if value_scale is None else value_scale
 
     def _loss_and_gradients(self, X, T, sample_weight=None, training=True):
-        loss = super()._loss_and_gradients(X, T, sample_weight, training) * self.scale
+        loss = super()._loss_and_gradients(X, T, sample_weight, training) * self.value_scale
         if self.scale != 1.0:
             self._grads *= self.scale
         n = len(X) if sample_weight is None else float(sample_weight.sum())
@@ -80,17 +113,26 @@ class _SklearnIterations(Callback):
     def __init__(self, est, n_samples, has_validation):
         super().__init__()
         self.est, self.n_samples, self.has_validation = est, n_samples, has_validation
+        self._total = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._total = 0.0
+
+    def on_batch_end(self, batch, logs=None):
+        # scikit-learn weighs each batch's loss by its number of samples, with or without
+        # sample_weight (the engine's History weighs it by the batch's weight sum).
+        self._total += logs["loss"] * logs["size"]
 
     def on_epoch_end(self, epoch, logs=None):
         est, net = self.est, self.model
         est.n_iter_ += 1
         est.t_ += self.n_samples
-        est.loss_ = logs["loss"]
+        est.loss_ = self._total / self.n_samples
         est.loss_curve_.append(est.loss_)
         if self.has_validation:
             score = logs["val_accuracy"] if "val_accuracy" in logs else logs["val_r2"]
             est.validation_scores_.append(score)
-            est.validation_loss_curve_.append(logs["val_loss"] * net.scale)
+            est.validation_loss_curve_.append(logs["val_loss"] * net.value_scale)
             if est.early_stopping_monitor == "val_loss":
                 value = -est.validation_loss_curve_[-1]
             else:
@@ -195,17 +237,32 @@ class _BaseMLP(BaseEstimator):
                                 bias_initializer=init))
             if hidden and dropouts[i] > 0:
                 layers.append(Dropout(dropouts[i]))
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        # The engine's losses average over outputs; scikit-learn's log-loss and Poisson
+        # deviance sum over them, and its squared error is halved and, in the value only,
+        # averaged (its gradient is that of the sum): (value scale, gradient scale).
+        scale, value_scale = {"mse": (n_outputs / 2.0, 0.5),
+                              "binary_cross_entropy": (float(n_outputs),) * 2,
+                              "poisson": (float(n_outputs),) * 2}.get(loss, (1.0, 1.0))
+        net = _PenalizedNet(layers, loss, self._optimizer(), seed, dtype, alpha=self.alpha,
+                            scale=scale, value_scale=value_scale)
+        net.build(n_features)
+        return net
+
+    def _optimizer(self):
+        """A fresh optimizer with scikit-learn's update rule (see ``_sklearn_sgd_update``)."""
         if self.solver == "adam":
             opt = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            rule = _sklearn_adam_update
         else:
             nesterov = self.nesterovs_momentum and self.momentum > 0
             opt = SGD(self.learning_rate_init, momentum=self.momentum, nesterov=nesterov)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        # scikit-learn's losses sum over binary outputs and halve the squared error.
-        scale = {"mse": n_outputs / 2.0, "binary_cross_entropy": float(n_outputs)}.get(loss, 1.0)
-        net = _PenalizedNet(layers, loss, opt, seed, dtype, alpha=self.alpha, scale=scale)
-        net.build(n_features)
-        return net
+            rule = _sklearn_sgd_update
+        # The engine's optimizer classes (so .glassnet files name a class they know), with
+        # scikit-learn's rule in place of theirs; a partial (not a bound method) so that
+        # pickle and deepcopy rebind it to the copy.
+        opt._update = functools.partial(rule, opt)
+        return opt
 
     @staticmethod
     def _activation_list_all(name, activations):
@@ -242,8 +299,14 @@ class _BaseMLP(BaseEstimator):
             self._set_out_activation()
             self.model_ = self._build(X.shape[1], n_outputs, X.dtype)
             self._init_fit_state()
-        elif self.model_.dtype != X.dtype:
-            X = X.astype(self.model_.dtype)
+        else:
+            if self.model_.dtype != X.dtype:
+                X = X.astype(self.model_.dtype)
+            if not incremental and self.solver != "lbfgs":
+                # scikit-learn starts a new optimizer on every fit, warm start included
+                # (learning rate, velocity and Adam's moments afresh); partial_fit keeps it.
+                self.model_.optimizer = self._optimizer()
+                self.model_.optimizer.build(self.model_._params)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, T, sample_weight)
         else:
