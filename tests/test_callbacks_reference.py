@@ -195,7 +195,7 @@ def test_restore_with_a_baseline_never_beaten_gives_the_best_epoch_of_that_run()
                                     {"patience": -1}, {"patience": True},
                                     {"min_delta": -0.5}])
 def test_early_stopping_rejects_bad_arguments(kwargs):
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+    with pytest.raises(ValueError, match=rf"^{next(iter(kwargs))} must be "):
         gn.EarlyStopping(**kwargs)
 
 
@@ -289,7 +289,7 @@ def test_reduce_lr_on_plateau_monitors_val_loss_by_default():
 @pytest.mark.parametrize("kwargs", [{"patience": -1}, {"patience": 1.5}, {"cooldown": -1},
                                     {"min_lr": -1.0}, {"min_delta": -1.0}])
 def test_reduce_lr_on_plateau_rejects_bad_arguments(kwargs):
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+    with pytest.raises(ValueError, match=rf"^{next(iter(kwargs))} must be "):
         gn.ReduceLROnPlateau(**kwargs)
 
 
@@ -398,3 +398,131 @@ def test_target_loss_stops_at_the_first_epoch_at_or_below_target(values, ran, ho
     assert len(history.epoch) == ran
     reached = any(v <= 0.5 for v in values)
     assert ("target loss reached" in history.stop_reason) == reached
+
+
+# -- Keras's defaults, the messages a user reads, the edges -----------------------------
+
+
+@pytest.mark.parametrize("cls, defaults", [
+    # keras.callbacks.EarlyStopping / ReduceLROnPlateau signatures (Keras 3); glassnet's
+    # one deliberate difference, restore_best_weights=True, is in its docstring.
+    (gn.EarlyStopping, {"monitor": "val_loss", "min_delta": 0.0, "patience": 0, "mode": "auto",
+                        "baseline": None, "restore_best_weights": True,
+                        "start_from_epoch": 0}),
+    (gn.ReduceLROnPlateau, {"monitor": "val_loss", "factor": 0.1, "patience": 10,
+                            "min_delta": 1e-4, "mode": "auto", "cooldown": 0, "min_lr": 0.0}),
+    (gn.Checkpoint, {"every": 1, "keep_best": True, "monitor": None}),
+])
+def test_defaults_are_keras_defaults(cls, defaults):
+    import inspect
+
+    signature = inspect.signature(cls)
+    assert {k: signature.parameters[k].default for k in defaults} == defaults
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: gn.EarlyStopping(mode="MIN"), "mode must be 'auto', 'min' or 'max', got 'MIN'."),
+    (lambda: gn.ReduceLROnPlateau(factor=0), "factor must be in (0, 1), got 0."),
+    (lambda: gn.ReduceLROnPlateau(factor=1), "factor must be in (0, 1), got 1."),
+    (lambda: gn.ReduceLROnPlateau(factor=1.5), "factor must be in (0, 1), got 1.5."),
+    (lambda: gn.TargetLoss(-1), "target_loss must be a finite number >= 0, got -1."),
+    (lambda: gn.Checkpoint("m.glassnet", every=True), "every must be an integer >= 1, got True."),
+    (lambda: gn.Checkpoint("m.glassnet", every=0), "every must be an integer >= 1, got 0."),
+])
+def test_bad_arguments_get_one_clear_line(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("mode", ["min", "max", "auto"])
+def test_every_mode_is_accepted(mode):
+    assert gn.EarlyStopping(mode=mode).mode == mode
+    assert gn.ReduceLROnPlateau(mode=mode).mode == mode
+
+
+def test_target_loss_zero_is_a_valid_target():
+    assert gn.TargetLoss(0).target == 0.0
+
+
+def test_a_monitor_not_logged_names_it_and_what_is_available():
+    with pytest.raises(ValueError) as error:
+        make_net().fit(X, Y, epochs=1, verbose=0, callbacks=[gn.EarlyStopping()])
+    assert str(error.value) == ("monitor='val_loss' is not logged in this fit (pass "
+                                "validation_split or validation_data to fit); available: loss, "
+                                "learning_rate.")
+    with pytest.raises(ValueError) as error:
+        make_net().fit(X, Y, epochs=1, verbose=0, callbacks=[gn.EarlyStopping("r2")])
+    assert str(error.value) == ("monitor='r2' is not logged in this fit; available: loss, "
+                                "learning_rate.")
+
+
+def test_reduce_lr_on_plateau_refuses_a_schedule():
+    net = gn.Sequential([gn.Dense(1)], loss="mse", random_state=0,
+                        optimizer=gn.SGD(gn.ExponentialDecay(0.1, 10, 0.5)))
+    with pytest.raises(ValueError) as error:
+        net.fit(X, Y, epochs=1, verbose=0, callbacks=[gn.ReduceLROnPlateau(monitor="loss")])
+    assert str(error.value) == ("ReduceLROnPlateau needs a constant learning_rate, "
+                                "not a schedule.")
+
+
+@pytest.mark.parametrize("options, values, reason", [
+    ({"patience": 2}, [3, 4, 5, 6],
+     # e0 3*, e1 w1, e2 w2 >= 2: stop at epoch 2, best 3 at epoch 0.
+     "early stopping: loss did not improve for 2 epochs (best 3 at epoch 0)"),
+    ({"patience": 1, "baseline": 2.0}, [3, 2.5, 2.75],
+     # e0 3* (not under the baseline: w1), e1 2.5* (w2; an improving epoch never stops),
+     # e2 w3 >= 1: stop.
+     "early stopping: loss did not improve on the baseline 2 in 3 epochs "
+     "(best 2.5 at epoch 1)"),
+])
+def test_early_stopping_says_why_it_stopped(options, values, reason):
+    stop = gn.EarlyStopping(monitor="loss", **options)
+    _, history, _ = run([stop], "loss", values, validation=False)
+    assert history.stop_reason == reason
+
+
+def test_target_loss_says_why_it_stopped():
+    _, history, _ = run([gn.TargetLoss(0.5)], "loss", [1, 0.5, 0.25], validation=False)
+    assert history.stop_reason == "target loss reached: 0.5 <= 0.5 at epoch 1"
+
+
+def test_early_stopping_that_never_monitors_restores_nothing():
+    # start_from_epoch beyond the run: no epoch is monitored, no best, weights untouched.
+    stop = gn.EarlyStopping(monitor="loss", start_from_epoch=10)
+    net, _, weights = run([stop], "loss", [3, 2, 1], validation=False)
+    assert stop.best_epoch is None and same(net.get_weights(), weights.by_epoch[-1])
+
+
+@pytest.mark.parametrize("options, values, lrs", [
+    ({"patience": 2}, [NAN, NAN, NAN],
+     # NaN never beats best (inf): e0 w1, e1 w2: cut (the wait starts at 0, not 1).
+     [1, 1, .5]),
+    ({"patience": 2, "cooldown": 1}, [1] * 7,
+     # e0 1*; e1 w1; e2 w2: cut, counter 1; e3 counter 0, w reset to 0, then w1; e4 w2: cut;
+     # e5 counter 0, w1; e6 w2: cut.
+     [1, 1, 1, .5, .5, .25, .25]),
+])
+def test_reduce_lr_on_plateau_wait_counter_edges(options, values, lrs):
+    plateau = gn.ReduceLROnPlateau(monitor="loss", factor=0.5, **options)
+    _, history, _ = run([plateau], "loss", values, net=make_net(1.0), validation=False)
+    assert history.history["learning_rate"] == lrs
+
+
+def test_checkpoint_best_path_names():
+    assert gn.Checkpoint("run/model.glassnet").best_path == "run/model.best.glassnet"
+    assert gn.Checkpoint("run/model").best_path == "run/model.best.glassnet"
+    assert gn.Checkpoint("run/model.ckpt").best_path == "run/model.best.ckpt"
+    assert gn.Checkpoint("run/model.glassnet", keep_best=False).best_path is None
+
+
+def test_checkpoint_picks_the_best_by_val_loss_when_there_is_validation(tmp_path):
+    # loss keeps falling, val_loss is best at epoch 1: the best file is epoch 1's.
+    path = tmp_path / "m.glassnet"
+    check = gn.Checkpoint(path)
+    net = make_net()
+    weights = Weights()
+    net.fit(X, Y, epochs=4, batch_size=None, verbose=0, validation_data=VAL,
+            callbacks=[Script("val_loss", [3, 1, 2, 4]), weights, check])
+    assert check.best_epoch == 1 and check.best == 1
+    assert same(gn.load(check.best_path).get_weights(), weights.by_epoch[1])
