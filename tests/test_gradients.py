@@ -58,8 +58,10 @@ def test_network_gradients_match_finite_differences(hidden, loss, output, shape)
     assert max(errors.values()) < 1e-6, errors
 
 
+@pytest.mark.parametrize("training", [False, True], ids=["dropout_off", "dropout_on"])
 @pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy", "cross_entropy"])
-def test_separate_activation_layers_dropout_and_sample_weight(loss):
+def test_separate_activation_layers_dropout_and_sample_weight(loss, training):
+    # With training=True gradcheck draws one mask and holds it fixed for every difference.
     rng = np.random.default_rng(3)
     out = {"mse": gn.Identity(), "binary_cross_entropy": gn.Sigmoid(),
            "cross_entropy": gn.Softmax()}[loss]
@@ -68,8 +70,69 @@ def test_separate_activation_layers_dropout_and_sample_weight(loss):
          gn.Dense(3), out], loss=loss, random_state=1, dtype="float64")
     X = rng.normal(size=(9, 4))
     w = rng.uniform(0, 2, size=9)
-    errors = gn.gradcheck(net, X, _targets(loss, rng, 9, 3), sample_weight=w)
+    errors = gn.gradcheck(net, X, _targets(loss, rng, 9, 3), sample_weight=w, training=training)
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_dropout_on_gradients_match_differences_with_a_mask_drawn_here():
+    """Training mode, dropout ON, with a mask M fixed by the test: backprop equals central
+    differences of the same training-mode loss, and units that M drops get no gradient."""
+    rng = np.random.default_rng(13)
+    net = gn.Sequential([gn.Dense(5, bias_initializer=random_bias), gn.Tanh(), gn.Dropout(0.4),
+                         gn.Dense(3, activation="softmax")], random_state=2, dtype="float64")
+    X, y = rng.normal(size=(8, 4)), rng.integers(0, 3, size=8)
+    keep = rng.random((8, 5)) >= 0.4
+    keep[:, 1] = False  # hidden unit 1 dropped for every sample: its weights get no gradient
+    keep[:, [0, 4]] = True  # units 0 and 4 kept for every sample
+    assert 0 < (~keep).sum() < keep.size
+    net.build(4)
+    dropout = net.layers[2]
+    dropout.fix_mask(keep)
+    loss_on, grads = net.compute_gradients(X, y, training=True)
+    assert np.array_equal(dropout._mask, keep / 0.6)  # M / (1 - rate), M the test's mask
+
+    # The training-mode loss by hand: softmax cross-entropy of tanh(X W1 + b1) * M / 0.6.
+    W1, b1, W2, b2 = net.get_weights()
+    Z = np.tanh(X @ W1 + b1) * keep / 0.6 @ W2 + b2
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    assert loss_on == pytest.approx(-np.log(P[np.arange(8), y]).mean(), rel=1e-12)
+
+    # Central differences of that same loss (the fixed mask makes it deterministic).
+    def loss():
+        return net.compute_gradients(X, y, training=True)[0]
+
+    numeric = numerical_gradient(loss, net._params)
+    offset = 0
+    for g in grads:
+        part = numeric[offset : offset + g.size].reshape(g.shape)
+        offset += g.size
+        assert relative_error(g, part) < 1e-8
+    gW1, gb1 = grads[0], grads[1]
+    assert (gW1[:, 1] == 0).all() and gb1[1] == 0  # a dropped unit gets exactly zero
+    assert (gW1[:, [0, 4]] != 0).all() and (gb1[[0, 4]] != 0).all()
+    assert (grads[2][1] == 0).all()  # its outgoing weights see a zero input: zero too
+    # Dropout was really on: the prediction-mode gradient is another one.
+    assert not np.allclose(net.compute_gradients(X, y)[1][2], grads[2])
+    # Per element: dL/dA is zero exactly where M drops, dL/dA_out / 0.6 where it keeps.
+    G = rng.normal(size=(8, 5))
+    dropout.forward(rng.normal(size=(8, 5)), training=True)
+    np.testing.assert_array_equal(dropout.backward(G), np.where(keep, G / 0.6, 0.0))
+    # gradcheck in training mode uses the same fixed mask on its float64 copy.
+    assert max(gn.gradcheck(net, X, y, training=True).values()) < 1e-7
+    dropout.fix_mask(None)  # back to drawing: a fresh mask, not the test's
+    net.compute_gradients(X, y, training=True)
+    assert not np.array_equal(dropout._mask != 0, keep)
+
+
+def test_fixed_dropout_mask_is_checked():
+    layer = gn.Dropout(0.5)
+    with pytest.raises(ValueError, match="only 0"):
+        layer.fix_mask(np.full((2, 3), 0.5))
+    layer.fix_mask(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        layer.forward(np.ones((4, 3)), training=True)
+    assert layer.forward(np.ones((4, 3))).shape == (4, 3)  # prediction ignores the mask
 
 
 def test_one_hot_and_soft_targets_for_cross_entropy():
@@ -184,6 +247,27 @@ def test_fused_losses_stay_finite_for_extreme_logits():
     value, dZ = get_loss("cross_entropy").fused(Z.copy(), np.array([1]), get_activation("softmax"))
     assert value == pytest.approx(2000.0)  # -log softmax = logsumexp(z) - z_1 = 1000 + 1000
     np.testing.assert_allclose(dZ, [[1.0, -1.0, 0.0]], atol=1e-12)
-    value, dZ = get_loss("bce").fused(np.array([[800.0]]), np.array([[0.0]]),
-                                      get_activation("sigmoid"))
-    assert value == pytest.approx(800.0) and np.isfinite(dZ).all()
+    # Binary cross-entropy of logits: per entry softplus(z) - t z, mean over the n x k
+    # entries; dL/dz = (sigmoid(z) - t) / (n k).
+    sigmoid, bce = get_activation("sigmoid"), get_loss("bce")
+    # z = 800, t = 0: softplus(800) = 800 + log(1 + e^-800) = 800; sigmoid(800) - 0 = 1.
+    value, dZ = bce.fused(np.array([[800.0]]), np.array([[0.0]]), sigmoid)
+    assert value == pytest.approx(800.0, rel=1e-15)
+    np.testing.assert_array_equal(dZ, [[1.0]])
+    # z = -800, t = 1: softplus(-800) + 800 = 800; sigmoid(-800) - 1 = -1.
+    value, dZ = bce.fused(np.array([[-800.0]]), np.array([[1.0]]), sigmoid)
+    assert value == pytest.approx(800.0, rel=1e-15)
+    np.testing.assert_array_equal(dZ, [[-1.0]])
+    # z = 800, t = 1: softplus(800) - 800 = log(1 + e^-800) = 0; sigmoid(800) - 1 = 0.
+    value, dZ = bce.fused(np.array([[800.0]]), np.array([[1.0]]), sigmoid)
+    assert value == 0.0
+    np.testing.assert_array_equal(dZ, [[0.0]])
+    # n = 2, k = 2, z = [[800, -800], [-800, 30]], t = [[0, 0], [0, 1]]:
+    # loss = (800 + 0 + 0 + softplus(-30)) / 4 = 200 + log(1 + e^-30) / 4 = 200 + 2.34e-14;
+    # dL/dz = [[1 - 0, 0 - 0], [0 - 0, sigmoid(30) - 1]] / 4
+    #       = [[0.25, 0], [0, -e^-30 / (1 + e^-30) / 4]] = [[0.25, 0], [0, -2.339e-14]].
+    value, dZ = bce.fused(np.array([[800.0, -800.0], [-800.0, 30.0]]),
+                          np.array([[0.0, 0.0], [0.0, 1.0]]), sigmoid)
+    assert value == pytest.approx(200.0 + np.log1p(np.exp(-30.0)) / 4, rel=1e-15)
+    tail = -np.exp(-30.0) / (1 + np.exp(-30.0)) / 4
+    np.testing.assert_allclose(dZ, [[0.25, 0.0], [0.0, tail]], rtol=0, atol=1e-16)

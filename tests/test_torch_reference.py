@@ -15,8 +15,13 @@ TORCH_ACT = {
 }
 
 
-def torch_forward(net, X, params):
-    """The glassnet network's forward pass, rebuilt with torch ops on torch tensors."""
+def torch_forward(net, X, params, dropped=None):
+    """The glassnet network's forward pass, rebuilt with torch ops on torch tensors.
+
+    With ``dropped`` a list, dropout is on: torch's own ``F.dropout`` draws its mask (from
+    torch's generator) and each dropout's ``(input, output)`` is appended to ``dropped``;
+    otherwise dropout is off, as in glassnet's prediction mode.
+    """
     A, i = X, 0
     for layer in net.layers:
         if isinstance(layer, gn.Dense):
@@ -28,8 +33,10 @@ def torch_forward(net, X, params):
             A = activation(layer.activation, A)
         elif isinstance(layer, gn.Flatten):
             A = A.reshape(len(A), -1)
-        elif isinstance(layer, gn.Dropout) and layer._mask is not None:
-            A = A * torch.tensor(layer._mask)  # the same random mask glassnet drew
+        elif isinstance(layer, gn.Dropout) and dropped is not None:
+            out = F.dropout(A, p=layer.rate, training=True)
+            dropped.append((A.detach(), out.detach()))
+            A = out
     return A
 
 
@@ -100,20 +107,69 @@ def test_loss_and_gradients_match_autograd(loss, seed):
 
 
 def test_flatten_and_dropout_in_training_mode_match_autograd():
+    # Torch draws and applies its own dropout; its mask (where the output is 0) is then
+    # handed to glassnet, which must give the same output, loss and gradients with it.
     rng = np.random.default_rng(12)
     images = rng.normal(size=(6, 3, 2))
     y = rng.integers(0, 4, size=6)
-    net = gn.Sequential([gn.Flatten(), gn.Dense(7, activation="tanh"), gn.Dropout(0.4),
+    rate = 0.4
+    net = gn.Sequential([gn.Flatten(), gn.Dense(7, activation="tanh"), gn.Dropout(rate),
                          gn.Dense(4, activation="softmax")], random_state=3, dtype="float64")
-    loss_value, grads = net.compute_gradients(images, y, training=True)
-    assert (net.layers[2]._mask == 0).any()  # dropout really dropped units
+    net.build((3, 2))
     params = to_torch(net)
-    P = torch_forward(net, torch.tensor(images), params)
+    torch.manual_seed(0)
+    dropped = []
+    P = torch_forward(net, torch.tensor(images), params, dropped)
     ref = torch_loss("cross_entropy", P, torch.tensor(y), torch.ones(6, dtype=torch.float64))
     ref.backward()
-    assert loss_value == pytest.approx(ref.item(), rel=1e-6)
+    (before, after), = dropped
+    assert (before != 0).all()  # so a 0 after dropout is torch's mask, nothing else
+    keep = (after != 0).numpy()
+    assert 0 < keep.sum() < keep.size  # torch really dropped some units and kept some
+    torch_scale = (after[after != 0] / before[after != 0]).numpy()
+    np.testing.assert_allclose(torch_scale, 1 / (1 - rate), rtol=1e-14)
+
+    net.layers[2].fix_mask(keep)
+    out = net.forward(images, training=True)
+    np.testing.assert_allclose(out, P.detach().numpy(), rtol=1e-12, atol=1e-15)
+    loss_value, grads = net.compute_gradients(images, y, training=True)
+    mask = net.layers[2]._mask
+    np.testing.assert_array_equal(mask != 0, keep)
+    assert mask[keep] == pytest.approx(torch_scale, rel=1e-14)  # the same inverted scale
+    assert loss_value == pytest.approx(ref.item(), rel=1e-12)
     for g, p in zip(grads, params):
-        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.7])
+def test_dropout_drops_a_rate_fraction_with_torch_scale_and_nothing_in_prediction(rate):
+    net = gn.Sequential([gn.Dense(400, activation="tanh"), gn.Dropout(rate), gn.Dense(2)],
+                        loss="mse", random_state=5, dtype="float64")
+    X = np.random.default_rng(5).normal(size=(250, 3))
+    net.build(3)
+    layer = net.layers[1]
+    out = net.forward(X, training=True)
+    first = layer._mask.copy()
+    n = first.size  # 100 000 Bernoulli draws: the drop fraction is rate +- 5 sd
+    assert abs((first == 0).mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / n)
+    # Torch's inverted-dropout scale for the same rate, read off its output on ones.
+    ones = torch.ones(1000, dtype=torch.float64)
+    torch.manual_seed(1)
+    t = F.dropout(ones, p=rate, training=True)
+    torch_scale = t[t != 0].unique()
+    assert len(torch_scale) == 1 and torch_scale.item() == pytest.approx(1 / (1 - rate),
+                                                                          rel=1e-15)
+    assert np.unique(first[first != 0]) == pytest.approx([torch_scale.item()], rel=1e-15)
+    hidden = np.tanh(X @ net.layers[0].W + net.layers[0].b)
+    np.testing.assert_allclose(out, hidden * first @ net.layers[2].W + net.layers[2].b,
+                               rtol=1e-12)
+    net.forward(X, training=True)
+    assert not np.array_equal(layer._mask, first)  # a fresh mask every training pass
+    # Prediction: no mask at all, the output of the network without the Dropout layer.
+    P = net.predict(X)
+    assert layer._mask is None
+    np.testing.assert_allclose(P, hidden @ net.layers[2].W + net.layers[2].b, rtol=1e-12)
+    assert layer.forward(hidden) is hidden
 
 
 OPTIMIZERS = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import Dropout
+
 
 def numerical_gradient(f, x, eps=1e-5):
     """The central-difference gradient of the scalar function ``f()`` with respect to the
@@ -33,11 +35,11 @@ def relative_error(a, b) -> float:
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
-def gradcheck(net, X, y, sample_weight=None, eps=1e-5) -> dict:
+def gradcheck(net, X, y, sample_weight=None, eps=1e-5, training=False) -> dict:
     """Compare ``net``'s backpropagated gradients with central differences, in float64.
 
     The check runs on a float64 copy of the network (the network itself is not
-    touched), in prediction mode (dropout off).
+    touched), in prediction mode (dropout off) unless ``training=True``.
 
     Parameters
     ----------
@@ -48,6 +50,10 @@ def gradcheck(net, X, y, sample_weight=None, eps=1e-5) -> dict:
     eps : float, default 1e-5
         The finite-difference step, near the cube root of float64's machine epsilon,
         which balances truncation error (~eps²) against rounding error (~1e-16 / eps).
+    training : bool, default False
+        Differentiate the training-mode loss, dropout on. Every evaluation must see the
+        same mask, so each ``Dropout`` uses its fixed mask (``Dropout.fix_mask``) when it
+        has one, else one mask drawn once, from the copy's generator, and then held fixed.
 
     Returns
     -------
@@ -69,11 +75,20 @@ def gradcheck(net, X, y, sample_weight=None, eps=1e-5) -> dict:
     twin = net.copy(dtype="float64")
     X, T, sw = twin._prepare(X, y, sample_weight)
     X = twin._as_dtype(X)
-    twin._loss_and_gradients(X, T, sw, training=False)
+    if training:
+        dropouts = [(mine, theirs) for mine, theirs in zip(twin.layers, net.layers)
+                    if isinstance(mine, Dropout)]
+        for mine, theirs in dropouts:
+            mine.fix_mask(theirs.fixed_keep)
+        twin._forward_to_loss(X, True)
+        for mine, _ in dropouts:  # hold each drawn mask fixed for the differences
+            if mine.fixed_keep is None and mine._mask is not None:
+                mine.fix_mask(mine._mask != 0)
+    twin._loss_and_gradients(X, T, sw, training=training)
     analytic = twin._grads.copy()
 
     def loss():
-        out = twin._forward_to_loss(X, False)
+        out = twin._forward_to_loss(X, training)
         if twin._fused:
             return twin.loss.fused(out.copy(), T, twin.output_activation(), sw)[0]
         return twin.loss.value(out, T, sw)

@@ -324,26 +324,49 @@ class Dropout(Layer):
     while training, ``A_out = A`` in prediction; ``dL/dA = dL/dA_out * M / (1 - rate)``.
 
     `Srivastava et al. 2014 <https://jmlr.org/papers/v15/srivastava14a.html>`_.
+
+    ``fix_mask(keep)`` makes every training pass use the given ``M`` instead of a fresh
+    draw (for gradient checks, or to replay another library's mask); ``fix_mask(None)``
+    goes back to drawing.
     """
 
     kind = "dropout"
+    #: A fixed boolean mask ``M`` (see ``fix_mask``), or None to draw one per pass.
+    fixed_keep = None
 
     def __init__(self, rate: float):
         super().__init__()
         self.rate = check_fraction("rate", rate, low_open=False)
         self.rng = None  # the network's Generator, set when it is built
 
+    def fix_mask(self, keep):
+        """Use ``keep`` (0/1 or booleans, of the shape of this layer's input) as ``M`` in
+        every training pass from now on; ``None`` draws a fresh mask per pass again.
+        """
+        if keep is not None:
+            keep = xp.asarray(keep)
+            if not xp.isin(keep, (0, 1)).all():
+                raise ValueError("A dropout mask must hold only 0 (dropped) and 1 (kept).")
+            keep = keep.astype(bool)
+        self.fixed_keep = keep
+
     def forward(self, A, training=False):
         if not training or self.rate == 0:
             self._mask = None
             return A
-        if self.rng is None:
-            raise RuntimeError("Dropout needs a random generator: use it inside a Sequential.")
-        mask = self._buffer("mask", A.shape, A.dtype, True)
-        self.rng.random(out=mask, dtype=mask.dtype)
         keep = 1.0 - self.rate
-        # mask = [u < keep] / keep, computed in place.
-        xp.less(mask, keep, out=mask)
+        mask = self._buffer("mask", A.shape, A.dtype, True)
+        if self.fixed_keep is not None:
+            if self.fixed_keep.shape != A.shape:
+                raise ValueError(f"The fixed dropout mask has shape {self.fixed_keep.shape}, "
+                                 f"but the layer's input has shape {A.shape}.")
+            mask[...] = self.fixed_keep
+        elif self.rng is None:
+            raise RuntimeError("Dropout needs a random generator: use it inside a Sequential.")
+        else:
+            self.rng.random(out=mask, dtype=mask.dtype)
+            # mask = [u < keep], in place.
+            xp.less(mask, keep, out=mask)
         mask *= 1.0 / keep
         self._mask = mask
         return xp.multiply(A, mask, out=self._buffer("out", A.shape, A.dtype, True))
