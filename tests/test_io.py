@@ -196,6 +196,28 @@ class SendSigint(gn.Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
+@pytest.fixture
+def default_sigint(monkeypatch):
+    """Python's own Ctrl-C handler for the test, whatever pytest started with: under
+    ``nohup`` or ``trap '' INT`` SIGINT is ignored, and fit (rightly) leaves it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_fit_leaves_an_ignored_sigint_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        X, y = data()
+        history = make_net().fit(X, y, epochs=3, batch_size=16, verbose=0,
+                                 callbacks=[SendSigint(1, 0)])
+        assert not history.interrupted and len(history.epoch) == 3
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_stops_after_the_batch_keeps_best_weights_and_warns_once():
     X, y = data(120)
     net = make_net()
@@ -217,6 +239,7 @@ def test_ctrl_c_stops_after_the_batch_keeps_best_weights_and_warns_once():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_without_validation_keeps_last_weights():
     X, y = data()
     net = make_net()
