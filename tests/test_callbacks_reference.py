@@ -526,3 +526,20 @@ def test_checkpoint_picks_the_best_by_val_loss_when_there_is_validation(tmp_path
             callbacks=[Script("val_loss", [3, 1, 2, 4]), weights, check])
     assert check.best_epoch == 1 and check.best == 1
     assert same(gn.load(check.best_path).get_weights(), weights.by_epoch[1])
+
+
+def test_default_patience_and_every_act_as_documented(tmp_path):
+    # ReduceLROnPlateau's default patience 10: a flat loss is cut after epoch 10 (w10).
+    plateau = gn.ReduceLROnPlateau(monitor="loss", factor=0.5)
+    _, history, _ = run([plateau], "loss", [1] * 12, net=make_net(1.0), validation=False)
+    assert history.history["learning_rate"] == [1] * 11 + [0.5]
+    # Checkpoint's default every=1: the file exists, holding epoch 1, after the first epoch.
+    path = tmp_path / "m.glassnet"
+    seen = []
+
+    class After(gn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(gn.load(path).epochs_done)
+
+    make_net().fit(X, Y, epochs=2, verbose=0, callbacks=[gn.Checkpoint(path), After()])
+    assert seen == [1, 2]

@@ -51,10 +51,11 @@ def test_saturated_fraction_is_outputs_beyond_the_bounds(activation, low, high):
     # Pre-activations from -6 to 6: some outputs inside the bounds, some beyond, a few
     # exactly on the open side of them.
     W = np.array([[3.0, 0.5, 0.25], [3.0, 0.0, -0.5]])
-    b = np.array([0.0, 0.2, 0.0])
+    b = np.array([-3.0, 0.2, 0.0])  # unit 0 reaches -6 (sample 5) and 9 (sample 4)
     A = np.tanh(X @ W + b) if activation == "tanh" else 1 / (1 + np.exp(-(X @ W + b)))
     expected = np.count_nonzero((A < low) | (A > high)) / A.size
     assert 0 < expected < 1
+    assert (A < low).any() and (A > high).any()  # both bounds matter here
     history, _ = fit(net_with(W, b, activation), gn.GradientStats(warn=False), epochs=2)
     assert history["saturated/dense"] == pytest.approx([expected] * 2, abs=1e-15)
     assert "saturated/dense_1" not in history  # an identity output is never "saturated"
@@ -184,3 +185,30 @@ def test_defaults():
     params = inspect.signature(gn.GradientStats).parameters
     assert {k: p.default for k, p in params.items()} == {
         "vanishing": 1e-7, "exploding": 1e3, "dead_fraction": 0.5, "warn": True}
+
+
+def test_update_ratio_of_small_weights():
+    # Weights of norm < 1: the ratio is ||W_end - W_start|| / ||W_start|| over the epoch.
+    W, b = np.full((2, 2), 0.01), np.full(2, 0.01)
+    net = net_with(W, b, "tanh", lr=0.1)
+    history, _ = fit(net, gn.GradientStats(warn=False))
+    start = np.concatenate([W.ravel(), b])
+    end = np.concatenate([w.ravel() for w in net.get_weights()[:2]])
+    expected = np.linalg.norm(end - start) / np.linalg.norm(start)
+    assert expected > 0.05
+    assert history["update_ratio/dense"] == pytest.approx([expected], rel=1e-12)
+
+
+def test_one_sample_one_unit_saturated():
+    net = gn.Sequential([gn.Dense(1, activation="tanh", kernel_initializer=[[10.0]]),
+                         gn.Dense(1)], loss="mse", optimizer=gn.SGD(1e-300), random_state=0)
+    history = net.fit(np.ones((1, 1)), np.ones(1), epochs=1, verbose=0,
+                      callbacks=[gn.GradientStats(warn=False)])
+    assert history.history["saturated/dense"] == [1.0]  # tanh(10) > 0.99
+
+
+def test_layers_without_an_activation_are_skipped():
+    net = gn.Sequential([gn.Dense(4, activation="relu"), gn.Dropout(0.5), gn.Flatten(),
+                         gn.Dense(1)], loss="mse", random_state=0)
+    history = net.fit(X, Y, epochs=1, verbose=0, callbacks=[gn.GradientStats(warn=False)])
+    assert "dead_relu/dense" in history.history
