@@ -1,5 +1,6 @@
 """The .glassnet file: round trips, exact resume, checkpoints, Ctrl-C and divergence in fit."""
 
+import io
 import json
 import os
 import signal
@@ -144,10 +145,29 @@ def test_checkpoint_writes_latest_and_best_and_resume_is_exact(tmp_path):
 def test_checkpoint_every_and_options(tmp_path):
     X, y = data()
     net = make_net()
-    cp = gn.Checkpoint(tmp_path / "c.glassnet", every=3, keep_best=False)
-    net.fit(X, y, epochs=4, verbose=0, callbacks=[cp])
-    assert os.listdir(tmp_path) == ["c.glassnet"]  # saved at epoch 3 and at the end
-    assert gn.load(tmp_path / "c.glassnet").epochs_done == 4
+    path = tmp_path / "c.glassnet"
+    cp = gn.Checkpoint(path, every=3, keep_best=False)
+    seen = []
+
+    class Probe(gn.Callback):  # runs after the Checkpoint at the end of each epoch
+        def on_epoch_end(self, epoch, logs=None):
+            if not path.exists():
+                seen.append((epoch + 1, None))
+                return
+            saved = gn.load(path)
+            same = np.array_equal(saved._params, self.model._params)
+            seen.append((epoch + 1, saved.epochs_done, same))
+            if epoch + 1 == 3:
+                self.at_3 = self.model._params.copy()
+
+    probe = Probe()
+    net.fit(X, y, epochs=4, verbose=0, callbacks=[cp, probe])
+    # Nothing after epochs 1 and 2; epoch 3's weights after epoch 3, still there after 4.
+    assert seen == [(1, None), (2, None), (3, 3, True), (4, 3, False)]
+    assert os.listdir(tmp_path) == ["c.glassnet"]
+    final = gn.load(path)  # and at the end of training, epoch 4's
+    assert final.epochs_done == 4 and np.array_equal(final._params, net._params)
+    assert not np.array_equal(probe.at_3, net._params)
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         gn.Checkpoint(tmp_path / "c.glassnet", every=0)
     with pytest.raises(ValueError, match="directory"):
@@ -343,3 +363,476 @@ def test_estimator_save_refuses_code_and_unfitted(tmp_path, quiet):
     with pytest.raises(NotFittedError):
         gn.MLPClassifier().save(tmp_path / "c.glassnet")
     assert not os.listdir(tmp_path)
+
+
+# -- every refusal of the loader: one crafted file per check ---------------------------------
+#
+# Each row rewrites a valid saved file so that it breaks exactly one of io.py's checks (the
+# untouched rewrite loads and predicts what the saved model did: the "control" test), and
+# asserts the ModelFileError names that problem: with the check removed, the file would load
+# or fail elsewhere with another message, so the row fails.
+
+
+def _unzip(blob):
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist()}
+
+
+def _rezip(members, compress=None):
+    """A zip of ``(name, bytes)`` pairs (or a dict); ``compress`` maps names to a method."""
+    items = members.items() if isinstance(members, dict) else members
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names, on purpose
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, raw in items:
+                zf.writestr(name, raw, (compress or {}).get(name, zipfile.ZIP_STORED))
+    return buf.getvalue()
+
+
+def _patch_central(blob, name, offset, value):
+    """Overwrite a 2- or 4-byte field of ``name``'s central-directory entry."""
+    at = 0
+    while True:
+        at = blob.index(b"PK\x01\x02", at)
+        length = int.from_bytes(blob[at + 28 : at + 30], "little")
+        if blob[at + 46 : at + 46 + length] == name.encode():
+            break
+        at += 4
+    size = 2 if offset in (8, 10) else 4
+    return blob[: at + offset] + value.to_bytes(size, "little") + blob[at + offset + size :]
+
+
+def _npy(array, version=None):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, version=version, allow_pickle=False)
+    return buf.getvalue()
+
+
+class Parts:
+    """The members of a valid file, to change one at a time and pack again."""
+
+    def __init__(self, blob):
+        self.members = _unzip(blob)
+        self.config = json.loads(self.members["config.json"])
+        self.weights = _unzip(self.members["weights.npz"])
+        self.opt = _unzip(self.members["optimizer.npz"])
+        self.config_bytes = self.weights_npz = self.opt_npz = None
+        self.extra, self.drop, self.compress = [], set(), {"config.json": zipfile.ZIP_DEFLATED}
+
+    def array(self, name, inner="weights"):
+        return np.load(io.BytesIO(getattr(self, inner)[name + ".npy"]))
+
+    def pack(self):
+        members = [
+            ("config.json", self.config_bytes or json.dumps(self.config).encode()),
+            ("weights.npz", self.weights_npz or _rezip(self.weights)),
+            ("optimizer.npz", self.opt_npz or _rezip(self.opt)),
+        ]
+        members = [m for m in members if m[0] not in self.drop] + self.extra
+        return _rezip(members, self.compress)
+
+
+def _base_files(folder):
+    X, y = data(60)
+    net = gn.Sequential([gn.Dense(5, activation="relu"), gn.Dropout(0.2), gn.Dense(3),
+                         gn.Softmax()], random_state=0)
+    net.fit(X, np.arange(60) % 3, epochs=1, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = gn.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
+        reg = gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(
+            X, X[:, 0])
+    # 500 x 1000 zeros: 2 MB of weights.npz that deflate to a few kB.
+    big = gn.Sequential([gn.Dense(1000, input_dim=500, kernel_initializer="zeros")], loss="mse",
+                        optimizer="sgd").build(500)
+    blobs = {}
+    for key, model in {"net": net, "clf": clf, "reg": reg, "big": big}.items():
+        gn.save(model, folder / f"{key}.glassnet")
+        blobs[key] = (model, (folder / f"{key}.glassnet").read_bytes())
+    return blobs
+
+
+def _set(path, value):
+    """A row that sets ``config[path...] = value``."""
+    path = (path,) if isinstance(path, str) else path
+
+    def change(p):
+        node = p.config
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return change
+
+
+def _delete(*path):
+    def change(p):
+        node = p.config
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return change
+
+
+def _attr(name, value):
+    return _set(("estimator", "attributes", name), value)
+
+
+def _param(name, value):
+    return _set(("estimator", "params", name), value)
+
+
+def _weight(name, array):
+    def change(p):
+        p.weights[name + ".npy"] = _npy(array(p.array(name)) if callable(array) else array)
+    return change
+
+
+def _raw_weight(name, edit):
+    def change(p):
+        p.weights[name + ".npy"] = edit(p.weights[name + ".npy"])
+    return change
+
+
+def _outer_flag(p):
+    blob = p.pack()
+    return _patch_central(blob, "weights.npz", 8, 0x1)  # "encrypted"
+
+
+def _declared_size(member, inner=None):
+    """config.json (deflated) or an inner .npy that declares 7 bytes more than it holds."""
+    def change(p):
+        if inner is None:
+            blob = p.pack()
+            info = zipfile.ZipFile(io.BytesIO(blob)).getinfo(member)
+            return _patch_central(blob, member, 24, info.file_size + 7)
+        npz = _rezip(p.weights)
+        info = zipfile.ZipFile(io.BytesIO(npz)).getinfo(inner)
+        p.weights_npz = _patch_central(npz, inner, 24, info.file_size + 7)
+    return change
+
+
+def _inner_flag(p):
+    npz = _rezip(p.weights)
+    p.weights_npz = _patch_central(npz, "dense.W.npy", 8, 0x1)
+
+
+def _rename(old, new, inner="weights"):
+    def change(p):
+        entries = p.config["weights"] if inner == "weights" else \
+            p.config["optimizer_state"]["buffers"]
+        for entry in entries:
+            if entry[0] == old:
+                entry[0] = new
+        store = getattr(p, inner if inner == "weights" else "opt")
+        store[new + ".npy"] = store.pop(old + ".npy")
+    return change
+
+
+def _set_json(text):
+    def change(p):
+        p.config_bytes = text
+    return change
+
+
+def _fortran(p):
+    W = p.array("dense.W")
+    assert W.shape == (4, 5)
+    p.weights["dense.W.npy"] = _npy(np.asfortranarray(W))
+
+
+def _big_deflated(which):
+    def change(p):
+        if which == "outer":
+            p.compress["weights.npz"] = zipfile.ZIP_DEFLATED
+        else:
+            p.weights_npz = _rezip(p.weights, {"dense.W.npy": zipfile.ZIP_DEFLATED})
+    return change
+
+
+def _inner_extra_bytes(n):
+    return _raw_weight("dense.W", lambda raw: raw + b"\0" * n)
+
+
+def _version_byte(raw):
+    return raw[:6] + b"\x03\x00" + raw[8:]
+
+
+# (id, base file, change(parts) -> None or the file's bytes, message pattern)
+REFUSALS = [
+    # -- the outer zip ---------------------------------------------------------------------
+    ("not-a-zip", "net", lambda p: b"\x89PNG\r\n\x1a\n" + bytes(200), "not a zip archive"),
+    ("outer-unexpected-member", "net", lambda p: p.extra.append(("model.pkl", b"x")),
+     r"the file has unexpected members \['model.pkl'\]"),
+    ("outer-missing-member", "net", lambda p: p.drop.add("optimizer.npz"),
+     r"the file lacks the members \['optimizer.npz'\]"),
+    ("outer-duplicate-member", "net",
+     lambda p: p.extra.append(("weights.npz", _rezip(p.weights))), "duplicate member names"),
+    ("outer-bzip2", "net", lambda p: p.compress.update({"weights.npz": zipfile.ZIP_BZIP2}),
+     r"encrypted or oddly compressed members \['weights.npz'\]"),
+    ("outer-encrypted", "net", _outer_flag,
+     r"encrypted or oddly compressed members \['weights.npz'\]"),
+    ("outer-declared-size", "net", _declared_size("config.json"),
+     "config.json holds .* bytes, not the .* declared"),
+    ("outer-zip-bomb", "big", _big_deflated("outer"), "weights.npz would expand .*zip bomb"),
+    ("weights-npz-too-big", "net",
+     lambda p: setattr(p, "weights_npz", _rezip(p.weights) + b"\0" * 20000),
+     "weights.npz declares .* bytes, more than the .* expected"),
+    ("optimizer-npz-too-big", "net",
+     lambda p: setattr(p, "opt_npz", _rezip(p.opt) + b"\0" * 20000),
+     "optimizer.npz declares .* bytes, more than the .* expected"),
+    ("config-too-big", "net",
+     _set_json(b" " * (1 << 20) + b"{}"), "config.json declares .* bytes, more than"),
+    # -- config.json -------------------------------------------------------------------------
+    ("config-not-utf8", "net", _set_json(b"\xff\xfe{}"), "config.json is not valid JSON"),
+    ("config-not-json", "net", _set_json(b"{'format': 'glassnet'}"),
+     "config.json is not valid JSON"),
+    ("config-not-object", "net", _set_json(b"[1, 2]"), "not a glassnet model description"),
+    ("format-other-program", "net", _set("format", "keras"),
+     "its format is 'keras', not 'glassnet'"),
+    ("format-missing", "net", _delete("format"), "its format is None, not 'glassnet'"),
+    ("format-version-string", "net", _set("format_version", "1"),
+     "format_version must be a positive integer, got '1'"),
+    ("format-version-bool", "net", _set("format_version", True),
+     "format_version must be a positive integer, got True"),
+    ("format-version-zero", "net", _set("format_version", 0),
+     "format_version must be a positive integer, got 0"),
+    ("format-version-newer", "net", _set("format_version", 2),
+     "format version 2.*reads up to version 1. Upgrade glassnet"),
+    ("network-not-dict", "net", _set("network", []), "'network' must be a dict"),
+    ("weights-not-list", "net", _set("weights", {}), "'weights' must be a list"),
+    ("optimizer-state-not-dict", "net", _set("optimizer_state", []),
+     "'optimizer_state' must be a dict"),
+    ("training-not-dict", "net", _set("training", None), "'training' must be a dict"),
+    ("too-many-weights", "net", _set("weights", [["w", [1]]] * 4097),
+     "lists too many weight arrays"),
+    ("kind-unknown", "net", _set("kind", "Pipeline"), "unknown model kind 'Pipeline'"),
+    ("kind-missing", "net", _delete("kind"), "unknown model kind None"),
+    ("layers-empty", "net", _set(("network", "layers"), []),
+     "network.layers must be a non-empty list"),
+    ("layers-not-list", "net", _set(("network", "layers"), {"class_name": "Dense"}),
+     "network.layers must be a non-empty list"),
+    ("layer-not-dict", "net", _set(("network", "layers", 1), "Dropout"),
+     "A layer config must be a dict"),
+    ("layer-unknown-class", "net", _set(("network", "layers", 0, "class_name"), "Lambda"),
+     "Unknown layer class 'lambda'"),
+    ("layer-units-negative", "net", _set(("network", "layers", 0, "units"), -5),
+     "units must be a positive integer"),
+    ("layer-units-bool", "net", _set(("network", "layers", 0, "units"), True),
+     "units must be a positive integer"),
+    ("layer-dropout-rate", "net", _set(("network", "layers", 1, "rate"), 1.5),
+     r"rate must be a number in \[0, 1"),
+    ("layer-dropout-nan", "net", _set(("network", "layers", 1, "rate"), float("nan")),
+     r"rate must be a number in \[0, 1"),
+    ("layer-activation-unknown", "net",
+     _set(("network", "layers", 0, "activation"), {"name": "swish"}),
+     "Unknown activation 'swish'"),
+    ("dtype-float16", "net", _set(("network", "dtype"), "float16"), "dtype must be one of"),
+    ("dtype-object", "net", _set(("network", "dtype"), "object"), "dtype must be one of"),
+    ("input-shape-negative", "net", _set(("network", "input_shape"), [-4]),
+     r"network.input_shape must be a list of sizes, got \[-4\]"),
+    ("input-shape-float", "net", _set(("network", "input_shape"), [4.0]),
+     r"network.input_shape must be a list of sizes, got \[4.0\]"),
+    ("input-shape-huge", "net", _set(("network", "input_shape"), [2**40]),
+     "network.input_shape must be a list of sizes"),
+    ("input-shape-empty", "net", _set(("network", "input_shape"), []),
+     "network.input_shape is empty"),
+    ("weights-entry-malformed", "net", _set(("weights", 0), {"dense.W": [4, 5]}),
+     r"a weights entry must be \[name, shape\]"),
+    ("weights-shape-malformed", "net", _set(("weights", 0, 1), [4, "5"]),
+     r"weights\['dense.W'\] must be a list of sizes"),
+    ("weights-shape-vs-layers", "net", _set(("weights", 0, 1), [4, 6]),
+     "the weight shapes do not match the layers"),
+    ("weights-names-vs-layers", "net", _rename("dense.W", "dense.V"),
+     "the weight names do not match the layers"),
+    ("random-state-string", "net", _set(("network", "random_state"), "seven"),
+     "network.random_state must be an int or null"),
+    ("random-state-bool", "net", _set(("network", "random_state"), True),
+     "network.random_state must be an int or null"),
+    ("loss-unknown", "net", _set(("network", "loss"), {"name": "hinge"}), "Unknown loss 'hinge'"),
+    ("loss-vs-output", "reg", _set(("network", "loss"), {"name": "cross_entropy"}),
+     r"needs outputs in \(0, 1\)"),
+    ("optimizer-unknown", "net", _set(("network", "optimizer", "class_name"), "Adamax"),
+     "Unknown optimizer 'adamax'"),
+    ("optimizer-lr-negative", "net", _set(("network", "optimizer", "learning_rate"), -0.1),
+     "learning_rate must be a finite number > 0"),
+    ("optimizer-lr-nan", "net", _set(("network", "optimizer", "learning_rate"), float("nan")),
+     "learning_rate must be a finite number > 0"),
+    ("optimizer-beta-out-of-range", "net", _set(("network", "optimizer", "beta_1"), 1.5),
+     r"beta_1 must be a number in \[0, 1"),
+    ("optimizer-unknown-argument", "net", _set(("network", "optimizer", "warp"), 9),
+     "damaged or invalid file .*unexpected keyword argument 'warp'"),
+    # -- weights.npz and optimizer.npz ---------------------------------------------------
+    ("npz-unexpected-member", "net",
+     lambda p: p.weights.update({"evil.npy": _npy(np.zeros(1, np.float32))}),
+     r"weights.npz has unexpected members \['evil.npy'\]"),
+    ("npz-missing-member", "net", lambda p: p.weights.pop("dense_1.b.npy") and None,
+     r"weights.npz lacks the members \['dense_1.b.npy'\]"),
+    ("npz-duplicate-member", "net",
+     lambda p: setattr(p, "weights_npz", _rezip(
+         list(p.weights.items()) + [("dense.b.npy", p.weights["dense.b.npy"])])),
+     "weights.npz has duplicate member names"),
+    ("npz-bzip2", "net",
+     lambda p: setattr(p, "weights_npz", _rezip(p.weights, {"dense.b.npy": zipfile.ZIP_BZIP2})),
+     r"weights.npz has encrypted or oddly compressed members \['dense.b.npy'\]"),
+    ("npz-encrypted", "net", _inner_flag,
+     r"weights.npz has encrypted or oddly compressed members \['dense.W.npy'\]"),
+    ("npz-not-a-zip", "net", lambda p: setattr(p, "weights_npz", b"\0" * 300),
+     "damaged or invalid file .*BadZipFile"),
+    ("npy-declared-size", "net", _declared_size("weights.npz", "dense.W.npy"),
+     "weights.npz/dense.W holds .* bytes, not the .* declared"),
+    ("npy-too-big", "net", _inner_extra_bytes(1100),
+     "weights.npz/dense.W declares .* bytes, more than the .* expected"),
+    ("npy-zip-bomb", "big", _big_deflated("inner"), "weights.npz/dense.W would expand"),
+    ("npy-bad-magic", "net", _raw_weight("dense.W", lambda raw: b"\x93NUMPZ" + raw[6:]),
+     "damaged or invalid file .*magic string is not correct"),
+    ("npy-version", "net", _raw_weight("dense.W", _version_byte),
+     r"weights.npz/dense.W uses .npy version \(3, 0\)"),
+    ("npy-damaged-header", "net",
+     _raw_weight("dense.W", lambda raw: raw.replace(b"'descr'", b"'dexcr'", 1)),
+     "weights.npz/dense.W has a damaged .npy header"),
+    ("npy-dtype", "net", _weight("dense.W", lambda W: W.astype(np.float64)),
+     "weights.npz/dense.W has dtype <f8, but the network's dtype is <f4"),
+    ("npy-byte-order", "net", _weight("dense.W", lambda W: W.astype(">f4")),
+     "weights.npz/dense.W has dtype >f4, but the network's dtype is <f4"),
+    ("npy-object-dtype", "net", _raw_weight(
+        "dense.b", lambda raw: raw.replace(b"'<f4'", b"'|O' ", 1)),
+     "weights.npz/dense.b has dtype \\|O, but the network's dtype is <f4"),
+    ("npy-shape", "net", _weight("dense.W", lambda W: W.T.copy()),
+     r"weights.npz/dense.W has shape \(5, 4\), but the config says \(4, 5\)"),
+    ("npy-fortran-order", "net", _fortran, "weights.npz/dense.W is stored in Fortran"),
+    ("npy-extra-data", "net", _inner_extra_bytes(4),
+     r"weights.npz/dense.W holds the wrong number of bytes for shape \(4, 5\)"),
+    ("npy-short-data", "net", _raw_weight("dense.W", lambda raw: raw[:-4]),
+     r"weights.npz/dense.W holds the wrong number of bytes"),
+    ("optimizer-npy-shape", "net",
+     lambda p: p.opt.update({"m.npy": _npy(np.zeros((43, 1), np.float32))}),
+     r"optimizer.npz/m has shape \(43, 1\), but the config says \(43,\)"),
+    ("buffers-not-list", "net", _set(("optimizer_state", "buffers"), {"m": 43}),
+     r"optimizer_state.buffers must be \[\[name, size\]\]"),
+    ("buffers-too-many", "net", _set(("optimizer_state", "buffers"), [["m", 43]] * 9),
+     r"optimizer_state.buffers must be \[\[name, size\]\]"),
+    ("buffer-size", "net", _set(("optimizer_state", "buffers", 0, 1), 42),
+     "optimizer state buffers must each hold 43 values"),
+    ("buffer-names-vs-optimizer", "net", _rename("m", "q", inner="opt"),
+     r"optimizer.npz holds \['q', 'v'\], but Adam keeps \['m', 'v'\]"),
+    ("iterations-negative", "net", _set(("optimizer_state", "iterations"), -1),
+     "optimizer_state.iterations must be an int >= 0, got -1"),
+    ("iterations-bool", "net", _set(("optimizer_state", "iterations"), True),
+     "optimizer_state.iterations must be an int >= 0, got True"),
+    ("iterations-huge", "net", _set(("optimizer_state", "iterations"), 10**400),
+     "optimizer_state.iterations must be an int >= 0"),
+    ("epochs-done-string", "net", _set(("training", "epochs_done"), "3"),
+     "training.epochs_done must be an int >= 0, got '3'"),
+    ("epochs-done-bool", "net", _set(("training", "epochs_done"), False),
+     "training.epochs_done must be an int >= 0, got False"),
+    ("rng-state-other-generator", "net",
+     _set(("training", "rng_state"), np.random.MT19937(0).state | {"state": {}}),
+     "training.rng_state is not a state of the network's generator"),
+    ("rng-state-not-dict", "net", _set(("training", "rng_state"), [1, 2]),
+     "training.rng_state is not a state of the network's generator"),
+    ("rng-state-damaged", "net", _set(("training", "rng_state", "state", "state"), -5),
+     "damaged or invalid file .*OverflowError"),
+    # -- the estimators ------------------------------------------------------------------
+    ("estimator-section-missing", "clf", _delete("estimator"),
+     "'estimator' must hold 'params' and 'attributes'"),
+    ("estimator-unknown-param", "clf", _param("n_neighbors", 3),
+     "damaged or invalid file .*unexpected keyword argument 'n_neighbors'"),
+    ("estimator-unknown-attribute", "clf", _attr("coefs_", [1.0]),
+     "unknown fitted attribute 'coefs_'"),
+    ("classifier-no-label-binarizer", "clf", _delete("estimator", "label_binarizer"),
+     "a classifier needs classes_ and label_binarizer"),
+    ("classifier-no-classes", "clf", _delete("estimator", "attributes", "classes_"),
+     "a classifier needs classes_ and label_binarizer"),
+    ("estimator-hidden-sizes", "reg", _param("hidden_layer_sizes", {"tuple": [10**6, 10**6]}),
+     r"hidden_layer_sizes and n_outputs_ give layers \[4, 1000000, 1000000, 1\], but the "
+     r"network in the file has \[4, 3, 1\]"),
+    ("estimator-n-features", "reg", _attr("n_features_in_", 7), "give layers .7, 3, 1."),
+    ("estimator-vs-network", "reg", _param("activation", "tanh"),
+     "the network in the file does not match the MLPRegressor its parameters describe"),
+    ("estimator-array-dtype", "clf", _attr("classes_", {"array": [0, 1], "dtype": "<M8[s]"}),
+     "an array of dtype datetime64.s. is not allowed in config.json"),
+    ("estimator-array-too-big", "clf",
+     _attr("classes_", {"array": [""] * 10000, "dtype": "<U1000"}),
+     "an array of 10000 items of dtype <U1000 would take more than"),
+    ("estimator-object-array", "clf", _attr("classes_", {"array": [0, [1]], "dtype": "|O"}),
+     "object arrays in config.json may hold only strings"),
+    ("estimator-unknown-tag", "clf", _param("class_weight", {"set": [1, 2]}),
+     "config.json holds a value glassnet does not understand"),
+    ("estimator-dict-key", "clf", _param("class_weight", {"dict": [[[0], 1.0]]}),
+     "a dict key must be a number or a string"),
+]
+
+
+@pytest.fixture(scope="module")
+def base_files(tmp_path_factory):
+    """``{key: (model, the bytes gn.save wrote)}`` for a Sequential, both estimators and a
+    2 MB all-zero network (for the compression-ratio rows)."""
+    return _base_files(tmp_path_factory.mktemp("base"))
+
+
+def _outputs(model, X):
+    if isinstance(model, gn.Sequential):
+        return [model.predict(X)]
+    out = [model.predict(X)]
+    return out + ([model.predict_proba(X)] if hasattr(model, "predict_proba") else [])
+
+
+@pytest.mark.parametrize("key", ["net", "clf", "reg", "big"])
+def test_control_the_rewritten_file_loads_and_predicts_exactly(base_files, key, tmp_path):
+    model, blob = base_files[key]
+    path = tmp_path / "same.glassnet"
+    path.write_bytes(Parts(blob).pack())
+    back = gn.load(path)
+    assert type(back) is type(model)
+    n_in = (back if key in ("net", "big") else back.model_).input_shape[0]
+    X = np.random.default_rng(1).normal(size=(9, n_in))
+    for a, b in zip(_outputs(back, X), _outputs(model, X)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=[c[0] for c in REFUSALS])
+def test_loader_refuses_each_broken_rule(base_files, case, tmp_path):
+    _, key, change, pattern = case
+    parts = Parts(base_files[key][1])
+    blob = change(parts)
+    path = tmp_path / "broken.glassnet"
+    path.write_bytes(parts.pack() if blob is None else blob)
+    with pytest.raises(ModelFileError, match=f"Cannot load .*{pattern}"):
+        gn.load(path)
+
+
+def test_refusal_ids_are_unique():
+    ids = [c[0] for c in REFUSALS]
+    assert len(ids) == len(set(ids))
+
+
+def test_too_many_members_is_refused(base_files, tmp_path, monkeypatch):
+    # 65,537 members would take seconds to write; lower the limit instead.
+    import glassnet.io as gio
+
+    monkeypatch.setattr(gio, "MAX_MEMBERS", 0)
+    path = tmp_path / "m.glassnet"
+    path.write_bytes(base_files["net"][1])
+    with pytest.raises(ModelFileError, match="the file has 3 members, far more than expected"):
+        gn.load(path)
+
+
+def test_estimator_sizes_are_checked_before_building_a_network(base_files, tmp_path,
+                                                              monkeypatch):
+    # A file asking for hidden_layer_sizes=(10**6, 10**6) must be refused before the
+    # estimator allocates a network of 10**12 weights.
+    built = []
+    original = gn.MLPRegressor._build
+    monkeypatch.setattr(gn.MLPRegressor, "_build",
+                        lambda self, *a: built.append(a) or original(self, *a))
+    parts = Parts(base_files["reg"][1])
+    _param("hidden_layer_sizes", {"tuple": [10**6, 10**6]})(parts)
+    path = tmp_path / "r.glassnet"
+    path.write_bytes(parts.pack())
+    with pytest.raises(ModelFileError, match="hidden_layer_sizes"):
+        gn.load(path)
+    assert built == []
+    path.write_bytes(Parts(base_files["reg"][1]).pack())
+    gn.load(path)
+    assert len(built) == 1

@@ -9,6 +9,11 @@ one ``numpy.random.Generator``, so ``random_state`` fixes them all.
 - He (Kaiming): ``U(-sqrt(6 / fan_in), +...)`` or ``N(0, 2 / fan_in)``;
   `He et al. 2015 <https://arxiv.org/abs/1502.01852>`_.
 - LeCun: ``U(-sqrt(3 / fan_in), +...)`` or ``N(0, 1 / fan_in)``.
+
+The ``*_normal`` variants draw from a plain normal, as PyTorch's ``xavier_normal_`` and
+``kaiming_normal_`` do, not from Keras's truncated normal (cut at 2 standard deviations,
+its stddev widened by ``1 / 0.87962566`` to keep the variance): the variance is the same,
+but a plain normal has rare larger weights. Uniform draws never exceed the limit.
 """
 
 from __future__ import annotations

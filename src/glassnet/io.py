@@ -13,8 +13,9 @@ Members (nothing else is accepted):
 - ``optimizer.npz``: one flat ``.npy`` per optimizer state buffer (``m``, ``v``, ...).
 
 Loading never unpickles (``.npy`` headers are read and checked before any data,
-``allow_pickle=False``), checks every member's size, every array's shape and dtype
-against the config, and refuses anything else with :class:`ModelFileError`. Saving
+``allow_pickle=False``), checks every member's size, every array's shape, dtype and (C)
+memory order against the config, every member's CRC (each is read to its end), and refuses
+anything else with :class:`ModelFileError`. Saving
 writes a temporary file in the same folder, fsyncs it and renames it over the
 target, so a crash leaves the old file or the new one, never half of one.
 """
@@ -38,6 +39,8 @@ MAX_ARRAYS = 4096
 MAX_RATIO = 50  # the largest compression ratio believed (text compresses ~10x, floats ~1x)
 NPY_SLACK = 1024  # per array: the .npy header and the inner zip's headers
 MEMBERS = ("config.json", "weights.npz", "optimizer.npz")
+KINDS = ("Sequential", "MLPClassifier", "MLPRegressor")
+MAX_DECODED_BYTES = 16 * MAX_CONFIG_BYTES  # an array in config.json (classes_, names)
 
 
 class ModelFileError(ValueError):
@@ -217,6 +220,11 @@ def _decode(value):
         if dtype.kind not in "biufUO" or dtype.itemsize > 4096 or \
                 not isinstance(value["array"], list):
             raise ModelFileError(f"an array of dtype {dtype} is not allowed in config.json.")
+        if len(value["array"]) * dtype.itemsize > MAX_DECODED_BYTES:
+            raise ModelFileError(
+                f"config.json: an array of {len(value['array'])} items of dtype {dtype.str} "
+                f"would take more than {MAX_DECODED_BYTES} bytes."
+            )
         items = _decode(value["array"])
         if dtype.kind == "O" and not all(isinstance(v, str) for v in items):
             raise ModelFileError("object arrays in config.json may hold only strings.")
@@ -277,6 +285,7 @@ def _transplant(saved, net):
 
 def _estimator_from_config(kind, config, net):
     from . import estimators
+    from .layers import Dense
 
     spec = config.get("estimator")
     if not isinstance(spec, dict) or not isinstance(spec.get("params"), dict) or \
@@ -297,6 +306,20 @@ def _estimator_from_config(kind, config, net):
         lb.classes_, lb.y_type_ = est.classes_, str(lb_spec.get("y_type_"))
         lb.sparse_input_ = bool(lb_spec.get("sparse_input_"))
         est._label_binarizer = lb
+    # Before building: the sizes come from the file, and only the network's were bounded by
+    # the data actually read (hidden_layer_sizes=(10**6, 10**6) would allocate terabytes).
+    try:
+        sizes = [int(est.n_features_in_), *est._hidden_sizes(), int(est.n_outputs_)]
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"config.json: the {kind}'s layer sizes are invalid ({exc}).") \
+            from None
+    file_sizes = [math.prod(net.input_shape)] + [
+        layer.units for layer in net.layers if isinstance(layer, Dense)]
+    if sizes != file_sizes:
+        raise ModelFileError(
+            f"config.json: the {kind}'s n_features_in_, hidden_layer_sizes and n_outputs_ "
+            f"give layers {sizes[:8]}, but the network in the file has {file_sizes[:8]}."
+        )
     model = est._build(est.n_features_in_, est.n_outputs_, net.dtype)
     if _arch(model) != _arch(net) or type(model.optimizer) is not type(net.optimizer):
         raise ModelFileError(
@@ -357,10 +380,17 @@ def _read_npy(data: bytes, shape, dtype, what):
         got_shape, fortran, got_dtype = read_header(f)
     except Exception as exc:
         raise ModelFileError(f"{what} has a damaged .npy header ({exc}).") from None
-    if got_dtype != dtype or tuple(got_shape) != tuple(shape) or fortran:
+    if got_dtype != dtype:
         raise ModelFileError(
-            f"{what} has shape {tuple(got_shape)} and dtype {got_dtype}, but the config "
-            f"says shape {tuple(shape)} and dtype {dtype}."
+            f"{what} has dtype {got_dtype.str}, but the network's dtype is {dtype.str}."
+        )
+    if tuple(got_shape) != tuple(shape):
+        raise ModelFileError(
+            f"{what} has shape {tuple(got_shape)}, but the config says {tuple(shape)}."
+        )
+    if fortran:  # read as C order it would hold the transposed numbers
+        raise ModelFileError(
+            f"{what} is stored in Fortran (column-major) order; glassnet writes C order."
         )
     if len(data) - f.tell() != math.prod(shape) * dtype.itemsize:
         raise ModelFileError(f"{what} holds the wrong number of bytes for shape {tuple(shape)}.")
@@ -388,9 +418,21 @@ def _check_shape(value, what):
     return tuple(value)
 
 
+def _count(value, what):
+    """A whole number ``0 <= value < 2**62`` from the config (``true`` is not a number)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**62:
+        raise ModelFileError(f"{what} must be an int >= 0, got {value!r:.80}.")
+    return value
+
+
 def _check_config(config):
-    if not isinstance(config, dict) or config.get("format") != "glassnet":
+    if not isinstance(config, dict):
         raise ModelFileError("config.json is not a glassnet model description.")
+    if config.get("format") != "glassnet":
+        raise ModelFileError(
+            f"config.json is not a glassnet model description: its format is "
+            f"{config.get('format')!r:.80}, not 'glassnet' (a file of another program?)."
+        )
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"format_version must be a positive integer, got {version!r}.")
@@ -406,6 +448,10 @@ def _check_config(config):
             raise ModelFileError(f"config.json: {key!r} must be a {kind.__name__}.")
     if len(config["weights"]) > MAX_ARRAYS:
         raise ModelFileError("config.json lists too many weight arrays.")
+    if config.get("kind") not in KINDS:
+        raise ModelFileError(
+            f"config.json: unknown model kind {config.get('kind')!r:.80}; expected one of {KINDS}."
+        )
 
 
 def _build_network(config):
@@ -438,7 +484,8 @@ def _build_network(config):
             f"({[s for _, s in specs][:6]} vs {layout[:6]})."
         )
     random_state = spec.get("random_state")
-    if random_state is not None and not isinstance(random_state, int):
+    if random_state is not None and (not isinstance(random_state, int)
+                                     or isinstance(random_state, bool)):
         raise ModelFileError(f"network.random_state must be an int or null, got {random_state!r}.")
     net = Sequential(layers, loss=spec.get("loss"), optimizer=spec.get("optimizer"),
                      random_state=random_state, dtype=dtype)
@@ -458,15 +505,10 @@ def _restore(net, input_shape, specs, weights, opt_specs, opt_state, config):
         )
     for name, _ in opt_specs:
         opt.state[name][...] = opt_state[name]
-    iterations = config["optimizer_state"].get("iterations")
-    if not isinstance(iterations, int) or iterations < 0:
-        raise ModelFileError(f"optimizer_state.iterations must be an int >= 0, got {iterations!r}")
-    opt.iterations = iterations
+    opt.iterations = _count(config["optimizer_state"].get("iterations"),
+                            "optimizer_state.iterations")
     training = config["training"]
-    epochs_done = training.get("epochs_done", 0)
-    if not isinstance(epochs_done, int) or epochs_done < 0:
-        raise ModelFileError(f"training.epochs_done must be an int >= 0, got {epochs_done!r}")
-    net.epochs_done = epochs_done
+    net.epochs_done = _count(training.get("epochs_done", 0), "training.epochs_done")
     rng_state = training.get("rng_state")
     if rng_state is not None:
         if not isinstance(rng_state, dict) or \
@@ -539,12 +581,10 @@ def load(path):
     """
     try:
         config, net = _load_parts(path)
-        kind = config.get("kind", "Sequential")
+        kind = config["kind"]  # one of KINDS: checked with the config
         if kind == "Sequential":
             return net
-        if kind in ("MLPClassifier", "MLPRegressor"):
-            return _estimator_from_config(kind, config, net)
-        raise ModelFileError(f"config.json: unknown model kind {kind!r}.")
+        return _estimator_from_config(kind, config, net)
     except ModelFileError as exc:
         raise ModelFileError(f"Cannot load {os.fspath(path)!r}: {exc}") from None
     except TypeError as exc:

@@ -338,8 +338,16 @@ class Sequential:
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
     def predict(self, X, batch_size=None):
-        """The network's output for ``X``: class probabilities for a softmax or sigmoid output."""
+        """The network's output for ``X``: class probabilities for a softmax or sigmoid output.
+
+        ``batch_size`` (an int >= 1) bounds the rows sent through the network at once, to
+        save memory; the rows come back in order, equal to one full pass up to the last
+        bit or two of rounding (BLAS rounds a product differently for different row counts).
+        """
         self._check_built()
+        if batch_size is not None and (not isinstance(batch_size, numbers.Integral)
+                                       or isinstance(batch_size, bool) or batch_size < 1):
+            raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}.")
         X = check_features(X, n_features=self.input_shape, allow_images=True)
         if batch_size is None or batch_size >= len(X):
             return self.forward(self._as_dtype(X))
@@ -426,22 +434,46 @@ class Sequential:
             self._bind_views()
 
 
+def _metric_weights(sample_weight, n):
+    """``sample_weight`` as float64 (``None`` stays ``None``); refuses an all-zero one."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must hold {n} numbers, one per sample, got shape "
+                         f"{w.shape}.")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to 0: no sample counts, so the metric is "
+                         "undefined; give some sample a positive weight.")
+    return w
+
+
 def accuracy(P, T, sample_weight=None, binary=False) -> float:
     """Fraction of samples classified right: the argmax class, or with ``binary=True``
     every label thresholded at 0.5 (subset accuracy, as scikit-learn's for multilabel).
+    With ``sample_weight``, the weighted fraction ``sum_i w_i [right_i] / sum_i w_i``, as
+    ``sklearn.metrics.accuracy_score(..., sample_weight=w)``.
     """
     if binary:
         correct = ((P > 0.5) == (T > 0.5)).all(axis=1)
     else:
         labels = T if T.ndim == 1 else T.argmax(axis=1)
         correct = P.argmax(axis=1) == labels
-    return float(np.average(correct, weights=sample_weight))
+    return float(np.average(correct, weights=_metric_weights(sample_weight, len(P))))
 
 
 def r2_score(P, T, sample_weight=None) -> float:
-    """Coefficient of determination ``1 - SS_res / SS_tot``, averaged over outputs."""
-    w = np.ones(len(T)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    """Coefficient of determination ``1 - SS_res / SS_tot`` of each output (sums weighted by
+    ``sample_weight``), averaged over outputs with equal weights: scikit-learn's
+    ``r2_score(T, P, sample_weight=w)`` with its default ``multioutput="uniform_average"``.
+    An output with constant targets scores 1.0 if predicted exactly and 0.0 otherwise
+    (scikit-learn's ``force_finite=True``).
+    """
+    w = _metric_weights(sample_weight, len(T))
+    w = np.ones(len(T)) if w is None else w
     T64, P64 = T.astype(np.float64), P.astype(np.float64)
+    if T64.ndim == 1:
+        T64, P64 = T64[:, None], P64.reshape(len(P64), -1)
     mean = np.average(T64, axis=0, weights=w)
     ss_res = (w[:, None] * (T64 - P64) ** 2).sum(axis=0)
     ss_tot = (w[:, None] * (T64 - mean) ** 2).sum(axis=0)
