@@ -1,4 +1,4 @@
-"""Build glassnet's one compiled module, the fused optimizer loops (src/glassnet/_kernels.c).
+"""Build glassnet's one compiled module, the fused loops of src/glassnet/backend/_kernels.c.
 
 Everything else is in pyproject.toml. The module uses Python's headers only (no NumPy
 C API), so building it needs a C compiler and nothing more.
@@ -17,6 +17,7 @@ else:
 
 setup(
     ext_modules=[
-        Extension("glassnet._kernels", ["src/glassnet/_kernels.c"], extra_compile_args=flags)
+        Extension("glassnet.backend._kernels", ["src/glassnet/backend/_kernels.c"],
+                  extra_compile_args=flags)
     ]
 )

@@ -27,7 +27,6 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-import glassnet.io
 
 X = np.linspace(-1.0, 1.0, 8).reshape(-1, 1)
 Y = 0.5 * X[:, 0] + 0.25
@@ -297,17 +296,17 @@ def test_reduce_lr_on_plateau_rejects_bad_arguments(kwargs):
 
 
 class Saves:
-    """Wraps ``glassnet.io.save`` to record (file, epochs done, weights) of each write."""
+    """Wraps ``Sequential.save`` to record (file, epochs done, weights) of each write."""
 
     def __init__(self, monkeypatch, folder):
-        self.events, self.folder, real = [], folder, glassnet.io.save
+        self.events, self.folder, real = [], folder, gn.Sequential.save
 
         def save(model, path, **kwargs):
             name = {str(folder / "c.glassnet"): "path", str(folder / "c.best.glassnet"): "best"}
             self.events.append((name[str(path)], model.epochs_done, model.get_weights()))
             real(model, path, **kwargs)
 
-        monkeypatch.setattr(glassnet.io, "save", save)
+        monkeypatch.setattr(gn.Sequential, "save", save)
 
     def written(self):
         return [(name, done) for name, done, _ in self.events]

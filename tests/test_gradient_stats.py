@@ -148,7 +148,7 @@ def test_fused_sigmoid_output_is_measured_on_the_training_outputs_every_epoch():
 
 def test_plain_language_warnings():
     dead = gn.Sequential([gn.Dense(8, activation="relu",
-                                   bias_initializer=gn.initializers.Constant(-100.0)),
+                                   bias_initializer=gn.ops.initializers.Constant(-100.0)),
                           gn.Dense(3, activation="softmax")], random_state=0)
     with pytest.warns(RuntimeWarning, match="of the ReLU units of layer 'dense' are dead"):
         dead.fit(X, Y, epochs=2, callbacks=[gn.GradientStats()], verbose=0)
@@ -157,9 +157,9 @@ def test_plain_language_warnings():
     with pytest.warns(RuntimeWarning, match="Gradients are exploding"):
         exploding.fit(X, X[:, 0] * 1e6, epochs=1, callbacks=[gn.GradientStats()], verbose=0)
     deep = gn.Sequential([gn.Dense(4, activation="sigmoid",
-                                   kernel_initializer=gn.initializers.Constant(0.01))]
+                                   kernel_initializer=gn.ops.initializers.Constant(0.01))]
                          + [gn.Dense(4, activation="sigmoid",
-                                     kernel_initializer=gn.initializers.Constant(0.01))
+                                     kernel_initializer=gn.ops.initializers.Constant(0.01))
                             for _ in range(6)] + [gn.Dense(3, activation="softmax")],
                          random_state=0)
     with pytest.warns(RuntimeWarning, match="Gradients are vanishing: layer 'dense'"):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.activations import ACTIVATIONS, get_activation
-from glassnet.gradcheck import numerical_gradient, relative_error
-from glassnet.losses import get_loss
+from glassnet.ops.activations import ACTIVATIONS, get_activation
+from glassnet.glass.gradcheck import numerical_gradient, relative_error
+from glassnet.ops.losses import get_loss
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
 # Each loss with the output activations it is defined for (cross-entropies need (0, 1)).

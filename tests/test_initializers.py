@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.initializers import INITIALIZERS, get_initializer
+from glassnet.ops.initializers import INITIALIZERS, get_initializer
 
 # name -> (distribution, the variance as a function of (fan_in, fan_out))
 REFERENCE = {

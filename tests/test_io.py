@@ -809,7 +809,7 @@ def test_refusal_ids_are_unique():
 
 def test_too_many_members_is_refused(base_files, tmp_path, monkeypatch):
     # 65,537 members would take seconds to write; lower the limit instead.
-    import glassnet.io as gio
+    import glassnet.io.container as gio
 
     monkeypatch.setattr(gio, "MAX_MEMBERS", 0)
     path = tmp_path / "m.glassnet"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import _kernels
+from glassnet.backend import _kernels
 
 SIZES = [0, 1, 7, 17, 64, 1000, 4099]
 TOL = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-13, atol=1e-15)}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_poisson_deviance, mean_squared_error
 
-from glassnet.losses import get_loss
+from glassnet.ops.losses import get_loss
 
 rng = np.random.default_rng(0)
 P = rng.uniform(0.05, 3.0, size=(7, 2))

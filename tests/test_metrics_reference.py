@@ -13,7 +13,7 @@ import pytest
 from sklearn import metrics
 
 import glassnet as gn
-from glassnet.network import accuracy, r2_score
+from glassnet.ops.metrics import accuracy, r2_score
 
 RNG = np.random.default_rng(0)
 N = 23  # not a multiple of most batch sizes

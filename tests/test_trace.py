@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.gradcheck import numerical_gradient, relative_error
+from glassnet.glass.gradcheck import numerical_gradient, relative_error
 
 
 def small_net(optimizer, out="softmax"):

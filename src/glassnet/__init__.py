@@ -1,5 +1,6 @@
 """glassnet: a neural-network library in which every step of learning can be seen."""
 
+from ._version import __version__  # noqa: F401
 from .callbacks import (
     Callback,
     EarlyStopping,
@@ -10,7 +11,7 @@ from .callbacks import (
     ReduceLROnPlateau,
     TargetLoss,
 )
-from .gradcheck import gradcheck
+from .glass.gradcheck import gradcheck
 from .layers import (
     Activation,
     Dense,
@@ -24,8 +25,9 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
-from .network import Sequential
+from .models import Sequential
+from .network import Network
+from .ops.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
 from .optimizers import (
     SGD,
     Adam,
@@ -36,26 +38,81 @@ from .optimizers import (
     RMSprop,
 )
 
-__version__ = "0.1.0"
-
 # Names from modules that are imported on first use, so `import glassnet` stays light
 # (scikit-learn, matplotlib and the like load only when asked for).
 _LAZY = {
     "MLPClassifier": "estimators",
     "MLPRegressor": "estimators",
-    "trace_step": "trace",
-    "StepTrace": "trace",
-    "plot_history": "plot",
-    "plot_gradients": "plot",
-    "plot_decision_boundary": "plot",
-    "plot_network": "plot",
-    "save": "io",
-    "load": "io",
+    "trace_step": "glass.trace",
+    "StepTrace": "glass.trace",
+    "plot_history": "glass.plot",
+    "plot_gradients": "glass.plot",
+    "plot_decision_boundary": "glass.plot",
+    "plot_network": "glass.plot",
     "ModelFileError": "io",
     "DivergenceError": "training",
-
     "Checkpoint": "callbacks",
 }
+
+
+def save(model, path, *, epochs_done=None):
+    """Write ``model`` (a ``Sequential`` or a fitted ``MLPClassifier``/``MLPRegressor``) to
+    ``path`` atomically: a ``.glassnet`` file that holds data only.
+
+    Parameters
+    ----------
+    model : Sequential, MLPClassifier or MLPRegressor
+    path : str or os.PathLike
+        Conventionally ending in ``.glassnet``.
+    epochs_done : int, optional
+        Epochs trained so far, for ``fit(..., resume_from=path)``; defaults to the
+        epochs recorded by the network's last ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn, tempfile, os
+    >>> net = gn.Sequential([gn.Dense(1, input_dim=2)], loss="mse", random_state=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.glassnet")
+    >>> gn.save(net.build(2), path)
+    >>> X = np.ones((1, 2))
+    >>> bool((gn.load(path).predict(X) == net.predict(X)).all())
+    True
+    """
+    from .io import save_network
+
+    if isinstance(model, Sequential):
+        model._check_built()
+        return save_network(model, path, kind="Sequential", epochs_done=epochs_done)
+    if type(model).__name__ in ("MLPClassifier", "MLPRegressor") and \
+            type(model).__module__.startswith("glassnet.estimators"):
+        return model.save(path)
+    raise TypeError(
+        f"model must be a glassnet Sequential, MLPClassifier or MLPRegressor, got "
+        f"{type(model).__name__}."
+    )
+
+
+def load(path):
+    """Read a model written by :func:`save`: a ``Sequential`` or a fitted estimator.
+
+    Raises
+    ------
+    ModelFileError
+        If ``path`` is missing, a directory, not a ``.glassnet`` file, damaged,
+        from a newer glassnet, or inconsistent in any way.
+    """
+    from .io import load as load_file
+
+    def finish(kind, config, net):
+        if kind == "Sequential":
+            return net
+        from .estimators import MLPClassifier, MLPRegressor  # scikit-learn: loaded on demand
+        from .estimators.file import estimator_from_config
+
+        cls = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}[kind]
+        return estimator_from_config(cls, config, net)
+
+    return load_file(path, network_class=Sequential, finish=finish)
 
 
 def __getattr__(name):
@@ -72,7 +129,7 @@ def __getattr__(name):
 __all__ = [
     "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense",
     "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GradientStats", "History",
-    "Identity", "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Optimizer",
+    "Identity", "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Network", "Optimizer",
     "ProgressBar", "ProgressLogger", "RMSprop", "ReLU", "ReduceLROnPlateau", "SGD", "Sequential",
-    "Sigmoid", "Softmax", "Tanh", "TargetLoss", "gradcheck", *_LAZY,
+    "Sigmoid", "Softmax", "Tanh", "TargetLoss", "gradcheck", "load", "save", *_LAZY,
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import Dense, Sigmoid
-from .network import Sequential
+from .models import Sequential
 from .optimizers import SGD
 
 

@@ -13,10 +13,10 @@ import numbers
 
 import numpy as np
 
-from .activations import Identity
 from .backend import all_finite, check_random_state, resolve_dtype, xp
 from .layers import Activation, Dense, Dropout, Flatten, Layer, layer_from_config
-from .losses import get_loss
+from .ops.activations import Identity
+from .ops.losses import get_loss
 from .optimizers import get_optimizer
 
 
@@ -58,7 +58,7 @@ def check_features(X, name="X", n_features=None, allow_images=False):
     return X
 
 
-class Sequential:
+class Network:
     """A neural network: layers applied one after another, trained by gradient descent.
 
     Parameters
@@ -222,12 +222,12 @@ class Sequential:
         for p, w in zip(params, weights):
             p[...] = w
 
-    def copy(self, dtype=None) -> Sequential:
+    def copy(self, dtype=None) -> Network:
         """A new network with the same layers, loss and weights (optionally another dtype);
         the optimizer starts fresh.
         """
         self._check_built()
-        twin = Sequential(
+        twin = type(self)(
             [layer_from_config(layer.get_config()) for layer in self.layers],
             loss=self.loss.get_config(), optimizer=self.optimizer.get_config(),
             random_state=self.random_state, dtype=dtype or self.dtype,
@@ -356,72 +356,9 @@ class Sequential:
             for i in range(0, len(X), batch_size)
         ])
 
-    def evaluate(self, X, y, sample_weight=None) -> dict:
-        """``{"loss": ..., "accuracy": ...}`` for classification, ``{"loss", "r2"}`` otherwise."""
-        self._check_built()
-        X, T, sample_weight = self._prepare(X, y, sample_weight)
-        P = self.forward(self._as_dtype(X))
-        result = {"loss": self.loss.value(P, T, sample_weight)}
-        if self.loss.is_classification:
-            binary = self.loss.fused_activation == "sigmoid"
-            result["accuracy"] = accuracy(P, T, sample_weight, binary=binary)
-        else:
-            result["r2"] = r2_score(P, T, sample_weight)
-        return result
-
-    def fit(self, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
-            validation_data=None, callbacks=None, verbose=1, target_loss=None,
-            sample_weight=None, resume_from=None, on_divergence="raise"):
-        """Train the network; see :func:`glassnet.training.fit` for the parameters."""
-        from .training import fit  # the loop lives one room up (training.py)
-
-        return fit(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                   validation_split=validation_split, validation_data=validation_data,
-                   callbacks=callbacks, verbose=verbose, target_loss=target_loss,
-                   sample_weight=sample_weight, resume_from=resume_from,
-                   on_divergence=on_divergence)
-
-    def save(self, path):
-        """Write the network (weights, optimizer state) to a ``.glassnet`` file; see
-        :func:`glassnet.save`.
-        """
-        from .io import save  # the file format lives one room up (io.py)
-
-        save(self, path)
-
-    # -- describing ----------------------------------------------------------------------
-    def summary(self, print_fn=print) -> str:
-        """A table of layers, output shapes and parameter counts (printed with ``print_fn``)."""
-        if not self.built and self.layers and self.layers[0].input_dim is not None:
-            self.build(self.layers[0].input_dim)
-        rows, n_in = [], None
-        if self.built:
-            n_in = int(np.prod(self.input_shape))
-        for layer in self.layers:
-            name = layer.name or layer.kind
-            if n_in is not None:
-                n_in = layer.output_dim(n_in)
-            shape = f"(None, {n_in if n_in is not None else '?'})"
-            count = layer.count_params() if self.built else "?"
-            rows.append((f"{name} ({type(layer).__name__})", shape, str(count)))
-        headers = ("Layer (type)", "Output Shape", "Param #")
-        widths = [max(len(r[i]) for r in [headers, *rows]) + 2 for i in range(3)]
-        line = "".join(h.ljust(w) for h, w in zip(headers, widths))
-        rule = "=" * len(line)
-        body = ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-        total = self.count_params() if self.built else "?"
-        loss = self.loss.name if self.loss is not None else "(from the output layer)"
-        text = "\n".join([
-            'Model: "sequential"', rule, line, rule, *body, rule,
-            f"Total params: {total}", f"Loss: {loss}   Optimizer: {self.optimizer!r}",
-            f"dtype: {self.dtype.name}",
-        ])
-        if print_fn is not None:
-            print_fn(text)
-        return text
-
     def __repr__(self):
-        return f"Sequential({self.layers!r}, loss={self.loss!r}, optimizer={self.optimizer!r})"
+        return (f"{type(self).__name__}({self.layers!r}, loss={self.loss!r}, "
+                f"optimizer={self.optimizer!r})")
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -432,51 +369,3 @@ class Sequential:
         self.__dict__.update(state)
         if self.built:
             self._bind_views()
-
-
-def _metric_weights(sample_weight, n):
-    """``sample_weight`` as float64 (``None`` stays ``None``); refuses an all-zero one."""
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"sample_weight must hold {n} numbers, one per sample, got shape "
-                         f"{w.shape}.")
-    if not w.sum() > 0:
-        raise ValueError("sample_weight sums to 0: no sample counts, so the metric is "
-                         "undefined; give some sample a positive weight.")
-    return w
-
-
-def accuracy(P, T, sample_weight=None, binary=False) -> float:
-    """Fraction of samples classified right: the argmax class, or with ``binary=True``
-    every label thresholded at 0.5 (subset accuracy, as scikit-learn's for multilabel).
-    With ``sample_weight``, the weighted fraction ``sum_i w_i [right_i] / sum_i w_i``, as
-    ``sklearn.metrics.accuracy_score(..., sample_weight=w)``.
-    """
-    if binary:
-        correct = ((P > 0.5) == (T > 0.5)).all(axis=1)
-    else:
-        labels = T if T.ndim == 1 else T.argmax(axis=1)
-        correct = P.argmax(axis=1) == labels
-    return float(np.average(correct, weights=_metric_weights(sample_weight, len(P))))
-
-
-def r2_score(P, T, sample_weight=None) -> float:
-    """Coefficient of determination ``1 - SS_res / SS_tot`` of each output (sums weighted by
-    ``sample_weight``), averaged over outputs with equal weights: scikit-learn's
-    ``r2_score(T, P, sample_weight=w)`` with its default ``multioutput="uniform_average"``.
-    An output with constant targets scores 1.0 if predicted exactly and 0.0 otherwise
-    (scikit-learn's ``force_finite=True``).
-    """
-    w = _metric_weights(sample_weight, len(T))
-    w = np.ones(len(T)) if w is None else w
-    T64, P64 = T.astype(np.float64), P.astype(np.float64)
-    if T64.ndim == 1:
-        T64, P64 = T64[:, None], P64.reshape(len(P64), -1)
-    mean = np.average(T64, axis=0, weights=w)
-    ss_res = (w[:, None] * (T64 - P64) ** 2).sum(axis=0)
-    ss_tot = (w[:, None] * (T64 - mean) ** 2).sum(axis=0)
-    scores = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                      np.where(ss_res > 0, 0.0, 1.0))
-    return float(scores.mean())

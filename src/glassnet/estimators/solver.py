@@ -30,12 +30,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .backend import all_finite, kernels
-from .callbacks import ProgressBar
-from .layers import Dense, Dropout
-from .network import Sequential
-from .optimizers import SGD, Adam
-from .training import Callback
+from ..backend import all_finite, kernels
+from ..callbacks import Callback, ProgressBar
+from ..io import save_network
+from ..layers import Dense, Dropout
+from ..models import Sequential
+from ..optimizers import SGD, Adam
+from .file import estimator_config
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu"}
@@ -426,9 +427,8 @@ class _BaseMLP(BaseEstimator):
 
     def save(self, path):
         """Write the fitted estimator to a ``.glassnet`` file; see :func:`glassnet.save`."""
-        from .io import save  # io.py holds the file format
-
-        save(self, path)
+        extra = estimator_config(self)  # refuses an estimator that is not fitted
+        save_network(self.model_, path, kind=type(self).__name__, extra=extra)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import resolve_name, xp
+from ..backend import resolve_name, xp
 
 
 def _sample_scale(sample_weight, n, dtype):

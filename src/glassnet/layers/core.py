@@ -1,4 +1,4 @@
-"""Layers: one small class each, ``forward`` and directly below it ``backward``.
+"""The core layers: one small class each, ``forward`` and directly below it ``backward``.
 
 A layer maps ``A`` of shape ``(n_samples, n_in)`` to ``(n_samples, n_out)``.
 ``forward(A, training)`` caches what ``backward`` needs; ``backward(dOut)`` fills the
@@ -14,81 +14,10 @@ from __future__ import annotations
 
 import numbers
 
-from . import activations as act
-from .backend import check_fraction, resolve_name, xp
-from .initializers import get_initializer
-
-
-class Layer:
-    """Base class: no parameters, identity shapes, per-shape work buffers."""
-
-    #: A short lower-case name; the network numbers them (``dense``, ``dense_1``, ...).
-    kind = "layer"
-
-    def __init__(self):
-        self.name = None
-        self._in_network = False
-        self.input_dim = None
-        self.params = []
-        self.grads = []
-        self._buffers = {}
-
-    # -- building ----------------------------------------------------------------
-    def param_shapes(self, n_in: int) -> list[tuple[str, tuple[int, ...]]]:
-        """``(name, shape)`` of each parameter for an input of ``n_in`` features."""
-        return []
-
-    def output_dim(self, n_in: int) -> int:
-        return n_in
-
-    def bind(self, params, grads):
-        """Take the views into the network's flat buffers, in ``param_shapes`` order."""
-        self.params, self.grads = list(params), list(grads)
-
-    def initialize(self, rng, dtype):
-        """Fill the bound parameters with their initial values."""
-
-    # -- computing ---------------------------------------------------------------
-    def _buffer(self, key: str, shape, dtype, training: bool):
-        """A reusable work array while training, a fresh one otherwise."""
-        if not training:
-            return None
-        full_key = (key, tuple(shape), dtype)
-        buf = self._buffers.get(full_key)
-        if buf is None:
-            if len(self._buffers) > 8:  # batch shapes changed: drop stale buffers
-                self._buffers.clear()
-            buf = self._buffers[full_key] = xp.empty(shape, dtype=dtype)
-        return buf
-
-    def forward(self, A, training: bool = False):
-        raise NotImplementedError
-
-    def backward(self, dOut, need_input_grad: bool = True):
-        raise NotImplementedError
-
-    # -- describing --------------------------------------------------------------
-    def get_config(self) -> dict:
-        return {"class_name": type(self).__name__}
-
-    def count_params(self) -> int:
-        return int(sum(p.size for p in self.params))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class_name")
-        return f"{type(self).__name__}({args})"
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_buffers"] = {}
-        for key in ("_A", "_Z", "_out", "_mask", "_shape"):
-            state.pop(key, None)
-        if "_ones" in state:
-            state["_ones"] = None
-        if state.get("_in_network"):
-            # Views into the network's flat buffers: the network rebinds them on load.
-            state["params"], state["grads"] = [], []
-        return state
+from ..backend import check_fraction, xp
+from ..ops import activations as act
+from ..ops.initializers import get_initializer
+from .base import Layer
 
 
 class Dense(Layer):
@@ -382,19 +311,3 @@ class Dropout(Layer):
     @classmethod
     def from_config(cls, config):
         return cls(config["rate"])
-
-
-LAYERS = {
-    "dense": Dense,
-    "activation": Activation,
-    "dropout": Dropout,
-    "flatten": Flatten,
-}
-
-
-def layer_from_config(config: dict) -> Layer:
-    """Rebuild a layer from ``get_config()`` output; unknown classes are refused."""
-    if not isinstance(config, dict):
-        raise ValueError(f"A layer config must be a dict, got {type(config).__name__}.")
-    cls = resolve_name("layer class", str(config.get("class_name", "")).lower(), LAYERS)
-    return cls.from_config(config)

@@ -12,7 +12,19 @@ import html
 
 import numpy as np
 
-from .trace import _sup
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def sup(n):
+    """``n`` in superscript digits (the layer index of ``a⁽ˡ⁾``)."""
+    return str(n).translate(_SUP)
+
+
+def sub(n):
+    """``n`` in subscript digits (a unit index)."""
+    return str(n).translate(_SUB)
+
 
 _FN = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU",
        "identity": "purelin", "softmax": "softmax", "exp": "exp"}
@@ -22,18 +34,18 @@ def _steps(trace):
     """``[(kind, text, latex, array_or_None)]``: kind is 'h' (heading), 'eq' or 'note'."""
     out, l = [], 0
     out.append(("h", "Forward", None, None))
-    out.append(("eq", f"x = a{_sup(0)} =", "x = a^{[0]}", trace.X))
+    out.append(("eq", f"x = a{sup(0)} =", "x = a^{[0]}", trace.X))
     for layer in trace.layers:
         if layer.kind == "dense":
             l += 1
-            out.append(("eq", f"z{_sup(l)} = W{_sup(l)}ᵀa{_sup(l - 1)} + b{_sup(l)}, with "
-                        f"W{_sup(l)} =", f"W^{{[{l}]}}", layer.W))
-            out.append(("eq", f"b{_sup(l)} =", f"b^{{[{l}]}}", layer.b))
-            out.append(("eq", f"z{_sup(l)} =", f"z^{{[{l}]}} = W^{{[{l}]T}} a^{{[{l - 1}]}} + "
+            out.append(("eq", f"z{sup(l)} = W{sup(l)}ᵀa{sup(l - 1)} + b{sup(l)}, with "
+                        f"W{sup(l)} =", f"W^{{[{l}]}}", layer.W))
+            out.append(("eq", f"b{sup(l)} =", f"b^{{[{l}]}}", layer.b))
+            out.append(("eq", f"z{sup(l)} =", f"z^{{[{l}]}} = W^{{[{l}]T}} a^{{[{l - 1}]}} + "
                         f"b^{{[{l}]}}", layer.Z))
         if layer.activation is not None:
             fn = _FN.get(layer.activation, layer.activation)
-            out.append(("eq", f"a{_sup(l)} = {fn}(z{_sup(l)}) =",
+            out.append(("eq", f"a{sup(l)} = {fn}(z{sup(l)}) =",
                         f"a^{{[{l}]}} = \\mathrm{{{layer.activation}}}(z^{{[{l}]}})", layer.out))
     out.append(("eq", "ŷ =", "\\hat{y}", trace.output))
     out.append(("eq", "y =", "y", trace.T))
@@ -46,18 +58,18 @@ def _steps(trace):
     for layer in reversed(trace.layers):
         if layer.activation is not None and layer.dout_dZ is not None \
                 and layer.dout_dZ.ndim == 2:
-            out.append(("eq", f"da{_sup(l)}/dz{_sup(l)} =",
+            out.append(("eq", f"da{sup(l)}/dz{sup(l)} =",
                         f"\\partial a^{{[{l}]}} / \\partial z^{{[{l}]}}", layer.dout_dZ))
         if layer.kind == "dense":
-            out.append(("eq", f"δ{_sup(l)} = dJ/dz{_sup(l)} =",
+            out.append(("eq", f"δ{sup(l)} = dJ/dz{sup(l)} =",
                         f"\\delta^{{[{l}]}} = \\partial J / \\partial z^{{[{l}]}}", layer.delta))
-            out.append(("eq", f"dJ/dW{_sup(l)} = a{_sup(l - 1)}ᵀ·δ{_sup(l)} =",
+            out.append(("eq", f"dJ/dW{sup(l)} = a{sup(l - 1)}ᵀ·δ{sup(l)} =",
                         f"\\partial J / \\partial W^{{[{l}]}} = a^{{[{l - 1}]T}} "
                         f"\\delta^{{[{l}]}}", layer.dW))
-            out.append(("eq", f"dJ/db{_sup(l)} = Σ δ{_sup(l)} =",
+            out.append(("eq", f"dJ/db{sup(l)} = Σ δ{sup(l)} =",
                         f"\\partial J / \\partial b^{{[{l}]}}", layer.db))
             if l > 1:
-                out.append(("eq", f"dJ/da{_sup(l - 1)} = δ{_sup(l)}·W{_sup(l)}ᵀ =",
+                out.append(("eq", f"dJ/da{sup(l - 1)} = δ{sup(l)}·W{sup(l)}ᵀ =",
                             f"\\partial J / \\partial a^{{[{l - 1}]}} = \\delta^{{[{l}]}} "
                             f"W^{{[{l}]T}}", layer.dA))
             l -= 1
@@ -76,8 +88,8 @@ def _steps(trace):
     lr = f"{trace.learning_rate:g}"
     for l, layer in enumerate(trace.dense_layers, start=1):
         for p, new in (("W", layer.W_new), ("b", layer.b_new)):
-            rule = f"{p}{_sup(l)} − {lr}·dJ/d{p}{_sup(l)}" if plain else "the optimizer's rule"
-            out.append(("eq", f"{p}{_sup(l)}' = {rule} =", f"{p}'^{{[{l}]}}", new))
+            rule = f"{p}{sup(l)} − {lr}·dJ/d{p}{sup(l)}" if plain else "the optimizer's rule"
+            out.append(("eq", f"{p}{sup(l)}' = {rule} =", f"{p}'^{{[{l}]}}", new))
     if trace.loss_after is not None:
         out.append(("note", f"J after the step = {trace.loss_after:.10g} (was {trace.loss:.10g})",
                     f"J' = {trace.loss_after:.10g}", None))

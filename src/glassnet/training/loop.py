@@ -16,78 +16,10 @@ import threading
 import time
 import warnings
 
-from .backend import all_finite, check_fraction, xp
-from .network import accuracy, r2_score
-
-
-class Callback:
-    """Hooks called by ``fit``: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
-    ``on_epoch_end``, ``on_train_end``. ``self.model`` is the network; setting
-    ``self.model.stop_training = True`` ends training after the current batch/epoch.
-    """
-
-    def __init__(self):
-        self.model = None
-        self.params = {}
-
-    def set_model(self, model):
-        self.model = model
-
-    def set_params(self, params: dict):
-        self.params = params
-
-    def on_train_begin(self, logs=None):
-        pass
-
-    def on_epoch_begin(self, epoch, logs=None):
-        pass
-
-    def on_batch_end(self, batch, logs=None):
-        pass
-
-    def on_epoch_end(self, epoch, logs=None):
-        pass
-
-    def on_train_end(self, logs=None):
-        pass
-
-
-class History(Callback):
-    """What happened in training, as data.
-
-    Attributes
-    ----------
-    history : dict of str -> list
-        Per epoch: ``loss`` (mean training loss over the epoch's batches, each
-        computed before its update), ``learning_rate``, and with validation data
-        ``val_loss`` and ``val_accuracy`` or ``val_r2``; callbacks may add more.
-    epoch : list of int
-        The epochs that ran (0-based).
-    stop_reason : str
-        Why training ended.
-    interrupted : bool
-        Whether Ctrl-C stopped it.
-    """
-
-    def on_train_begin(self, logs=None):
-        self.history = {}
-        self.epoch = []
-        self.stop_reason = None
-        self.interrupted = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
-
-    def on_train_end(self, logs=None):
-        self.stop_reason = getattr(self.model, "stop_reason", None) or (
-            f"completed {self.params.get('epochs')} epochs"
-        )
-
-    def __repr__(self):
-        keys = ", ".join(self.history)
-        return f"<History: {len(self.epoch)} epochs; {keys}>"
+from ..backend import all_finite, check_fraction, xp
+from ..callbacks import Callback, History, ProgressLogger, TargetLoss
+from ..io import resume_into
+from ..ops.metrics import accuracy, r2_score
 
 
 def _check_int(name, value, low, allow_none=False):
@@ -231,8 +163,6 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     -------
     History
     """
-    from .callbacks import ProgressLogger, TargetLoss  # callbacks.py sits one room up
-
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     if verbose not in (0, 1, 2, False, True):
@@ -247,8 +177,6 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     (X, T, sw), val = _split(net, X, T, sw, validation_split, validation_data)
     first_epoch = 0
     if resume_from is not None:
-        from .io import resume_into  # io.py sits one room up
-
         first_epoch = resume_into(net, resume_from)
     elif not hasattr(net, "epochs_done"):
         net.epochs_done = 0

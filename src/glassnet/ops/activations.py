@@ -8,7 +8,7 @@ output ``A`` where that is cheaper (sigmoid, tanh, ReLU), as in scikit-learn's
 
 from __future__ import annotations
 
-from .backend import check_positive, kernels, resolve_name, xp
+from ..backend import check_positive, kernels, resolve_name, xp
 
 
 class Activation:

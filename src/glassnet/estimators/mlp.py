@@ -22,7 +22,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._mlp import _BaseMLP, _check_stochastic, _store_params
+from .solver import _BaseMLP, _check_stochastic, _store_params
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

@@ -102,7 +102,7 @@ def plot_network(net, ax=None, max_units=12):
     """
     import numpy as np
 
-    from .layers import Dense
+    from ..layers import Dense
 
     dense = [layer for layer in net.layers if isinstance(layer, Dense)]
     if not dense:

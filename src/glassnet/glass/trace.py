@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import Activation, Dense
+from ..layers import Activation, Dense
+from .report import render_html, render_markdown, render_text, sub, sup
 
 
 @dataclass
@@ -86,30 +87,22 @@ class StepTrace:
         da_dz = _elementwise(unit.dout_dZ, j)
         dz_dw = dense.A[0, i]
         return [
-            (f"dJ/da{_sup(l)}{_sub(j + 1)}", float(dL_da)),
-            (f"da{_sup(l)}{_sub(j + 1)}/dz{_sup(l)}{_sub(j + 1)}", float(da_dz)),
-            (f"dz{_sup(l)}{_sub(j + 1)}/dW{_sup(l)}{_sub(i + 1)}{_sub(j + 1)}", float(dz_dw)),
-            (f"dJ/dW{_sup(l)}{_sub(i + 1)}{_sub(j + 1)}", float(dense.dW[i, j])),
+            (f"dJ/da{sup(l)}{sub(j + 1)}", float(dL_da)),
+            (f"da{sup(l)}{sub(j + 1)}/dz{sup(l)}{sub(j + 1)}", float(da_dz)),
+            (f"dz{sup(l)}{sub(j + 1)}/dW{sup(l)}{sub(i + 1)}{sub(j + 1)}", float(dz_dw)),
+            (f"dJ/dW{sup(l)}{sub(i + 1)}{sub(j + 1)}", float(dense.dW[i, j])),
         ]
 
     def __str__(self):
-        from .report import render_text
-
         return render_text(self)
 
     def to_text(self, digits: int = 4) -> str:
-        from .report import render_text
-
         return render_text(self, digits=digits)
 
     def to_markdown(self, digits: int = 4) -> str:
-        from .report import render_markdown
-
         return render_markdown(self, digits=digits)
 
     def to_html(self, digits: int = 4) -> str:
-        from .report import render_html
-
         return render_html(self, digits=digits)
 
 
@@ -119,18 +112,6 @@ def _elementwise(derivative, j):
     if derivative.ndim == 3:  # softmax: the Jacobian's diagonal entry
         return derivative[0, j, j]
     return derivative[0, j]
-
-
-_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def _sup(n):
-    return str(n).translate(_SUP)
-
-
-def _sub(n):
-    return str(n).translate(_SUB)
 
 
 def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -> StepTrace:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Dropout
+from ..layers import Dropout
 
 
 def numerical_gradient(f, x, eps=1e-5):

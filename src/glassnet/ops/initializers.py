@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import resolve_name, xp
+from ..backend import resolve_name, xp
 
 
 def _fans(shape):

@@ -1,0 +1,315 @@
+"""A network in a ``.glassnet`` file: a zip that holds data only, so loading it can never run code.
+
+Members (nothing else is accepted):
+
+- ``config.json``: ``format`` ("glassnet"), ``format_version``, ``glassnet_version``,
+  ``kind`` ("Sequential", "MLPClassifier" or "MLPRegressor"), ``network`` (``layers``,
+  ``loss``, ``optimizer`` configs, ``dtype``, ``input_shape``, ``random_state``),
+  ``weights`` (``[name, shape]`` of each parameter, in order), ``optimizer_state``
+  (``iterations`` and the ``[name, size]`` of each state buffer), ``training``
+  (``epochs_done`` and the random generator's state, for an exact resume), and for the
+  estimators ``estimator`` (``get_params()``, ``classes_``, fitted attributes).
+- ``weights.npz``: one ``.npy`` per parameter (``dense.W``, ``dense.b``, ...).
+- ``optimizer.npz``: one flat ``.npy`` per optimizer state buffer (``m``, ``v``, ...).
+
+Loading never unpickles (``.npy`` headers are read and checked before any data,
+``allow_pickle=False``), checks every member's size, every array's shape, dtype and (C)
+memory order against the config, every member's CRC (each is read to its end), and refuses
+anything else with :class:`ModelFileError`. Saving
+writes a temporary file in the same folder, fsyncs it and renames it over the
+target, so a crash leaves the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from .._version import __version__
+from ..backend import resolve_dtype
+from ..layers import layer_from_config
+from ..network import Network
+from .container import (
+    MAX_ARRAYS,
+    MAX_CONFIG_BYTES,
+    MEMBERS,
+    NPY_SLACK,
+    READ_ERRORS,
+    ModelFileError,
+    open_container,
+    read_member,
+    read_npz,
+    write_atomic,
+    zip_members,
+)
+
+FORMAT_VERSION = 1
+KINDS = ("Sequential", "MLPClassifier", "MLPRegressor")
+
+
+def network_config(net, epochs_done=0) -> tuple[dict, dict, dict]:
+    """``(config, weights, optimizer_state)`` of a built ``Sequential``."""
+    net._check_built()
+    random_state = net.random_state
+    if not (random_state is None or isinstance(random_state, (int, np.integer))):
+        random_state = None  # a Generator: its exact state is stored below
+    opt = net.optimizer
+    state = {k: np.asarray(v) for k, v in opt.state.items()}
+    config = {
+        "network": {
+            "layers": [layer.get_config() for layer in net.layers],
+            "loss": net.loss.get_config(),
+            "optimizer": opt.get_config(),
+            "dtype": net.dtype.name,
+            "input_shape": list(net.input_shape),
+            "random_state": None if random_state is None else int(random_state),
+        },
+        "weights": [[n, list(p.shape)] for n, p in zip(net.parameter_names(), net.parameters())],
+        "optimizer_state": {
+            "iterations": int(opt.iterations),
+            "buffers": [[k, int(v.size)] for k, v in state.items()],
+        },
+        "training": {
+            "epochs_done": int(epochs_done),
+            "rng_state": net._rng.bit_generator.state,
+        },
+    }
+    weights = dict(zip(net.parameter_names(), net.get_weights()))
+    return config, weights, state
+
+
+def save_network(net, path, *, kind="Sequential", epochs_done=None, extra=None):
+    """Write the built network ``net`` to ``path`` atomically, as a model of ``kind`` with
+    the config sections ``extra`` (an estimator's parameters) besides the network's.
+
+    Parameters
+    ----------
+    net : Network
+    path : str or os.PathLike
+        Conventionally ending in ``.glassnet``.
+    epochs_done : int, optional
+        Epochs trained so far, for ``fit(..., resume_from=path)``; defaults to the
+        epochs recorded by the model's last ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn, tempfile, os
+    >>> net = gn.Sequential([gn.Dense(1, input_dim=2)], loss="mse", random_state=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.glassnet")
+    >>> gn.save(net.build(2), path)
+    >>> X = np.ones((1, 2))
+    >>> bool((gn.load(path).predict(X) == net.predict(X)).all())
+    True
+    """
+    if epochs_done is None:
+        epochs_done = getattr(net, "epochs_done", 0)
+    config, weights, state = network_config(net, epochs_done)
+    header = {"format": "glassnet", "format_version": FORMAT_VERSION,
+              "glassnet_version": __version__, "kind": kind}
+    write_atomic(path, {**header, **config, **(extra or {})}, weights, state)
+
+
+
+def architecture(net):
+    """What must agree between a saved network and the one it is loaded into."""
+    drop = ("kernel_initializer", "bias_initializer")
+    layers = [{k: v for k, v in layer.get_config().items() if k not in drop}
+              for layer in net.layers]
+    return layers, net.loss.get_config(), tuple(net.input_shape), net.dtype
+
+
+def transplant(saved, net):
+    """Copy weights, optimizer state, generator state and epoch count from ``saved``."""
+    net._params[...] = saved._params
+    net.optimizer.build(net._params)
+    for name, buf in saved.optimizer.state.items():
+        net.optimizer.state[name][...] = buf
+    net.optimizer.iterations = saved.optimizer.iterations
+    net._rng.bit_generator.state = saved._rng.bit_generator.state
+    net.epochs_done = saved.epochs_done
+
+
+def check_shape(value, what):
+    if not isinstance(value, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in value
+    ):
+        raise ModelFileError(f"{what} must be a list of sizes, got {value!r}.")
+    return tuple(value)
+
+
+def count(value, what):
+    """A whole number ``0 <= value < 2**62`` from the config (``true`` is not a number)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**62:
+        raise ModelFileError(f"{what} must be an int >= 0, got {value!r:.80}.")
+    return value
+
+
+def _check_config(config):
+    if not isinstance(config, dict):
+        raise ModelFileError("config.json is not a glassnet model description.")
+    if config.get("format") != "glassnet":
+        raise ModelFileError(
+            f"config.json is not a glassnet model description: its format is "
+            f"{config.get('format')!r:.80}, not 'glassnet' (a file of another program?)."
+        )
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"format_version must be a positive integer, got {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"The file has format version {version}, written by glassnet "
+            f"{config.get('glassnet_version')!r}; this glassnet reads up to version "
+            f"{FORMAT_VERSION}. Upgrade glassnet to load it."
+        )
+    for key, kind in (("network", dict), ("weights", list), ("optimizer_state", dict),
+                      ("training", dict)):
+        if not isinstance(config.get(key), kind):
+            raise ModelFileError(f"config.json: {key!r} must be a {kind.__name__}.")
+    if len(config["weights"]) > MAX_ARRAYS:
+        raise ModelFileError("config.json lists too many weight arrays.")
+    if config.get("kind") not in KINDS:
+        raise ModelFileError(
+            f"config.json: unknown model kind {config.get('kind')!r:.80}; expected one of {KINDS}."
+        )
+
+
+def _build_network(config, network_class):
+    """A network rebuilt from the config, its layout checked before any allocation."""
+    spec = config["network"]
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers or len(layers) > MAX_ARRAYS:
+        raise ModelFileError("config.json: network.layers must be a non-empty list.")
+    layers = [layer_from_config(c) for c in layers]
+    dtype = resolve_dtype(spec.get("dtype"))
+    input_shape = check_shape(spec.get("input_shape"), "network.input_shape")
+    if not input_shape:
+        raise ModelFileError("config.json: network.input_shape is empty.")
+    specs = []
+    for entry in config["weights"]:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise ModelFileError(f"config.json: a weights entry must be [name, shape]: {entry!r}")
+        specs.append((entry[0], check_shape(entry[1], f"weights[{entry[0]!r}]")))
+    n_in, layout = math.prod(input_shape), []
+    for layer in layers:
+        layout += [shape for _, shape in layer.param_shapes(n_in)]
+        n_in = layer.output_dim(n_in)
+    if [s for _, s in specs] != layout:
+        raise ModelFileError(
+            "config.json: the weight shapes do not match the layers "
+            f"({[s for _, s in specs][:6]} vs {layout[:6]})."
+        )
+    random_state = spec.get("random_state")
+    if random_state is not None and (not isinstance(random_state, int)
+                                     or isinstance(random_state, bool)):
+        raise ModelFileError(f"network.random_state must be an int or null, got {random_state!r}.")
+    net = network_class(layers, loss=spec.get("loss"), optimizer=spec.get("optimizer"),
+                     random_state=random_state, dtype=dtype)
+    return net, input_shape, specs
+
+
+def _restore(net, input_shape, specs, weights, opt_specs, opt_state, config):
+    net.build(input_shape)
+    if net.parameter_names() != [n for n, _ in specs]:
+        raise ModelFileError("config.json: the weight names do not match the layers.")
+    net.set_weights([weights[n] for n, _ in specs])
+    opt = net.optimizer
+    if sorted(opt.state) != sorted(n for n, _ in opt_specs):
+        raise ModelFileError(
+            f"optimizer.npz holds {[n for n, _ in opt_specs]}, but {type(opt).__name__} "
+            f"keeps {sorted(opt.state)}."
+        )
+    for name, _ in opt_specs:
+        opt.state[name][...] = opt_state[name]
+    opt.iterations = count(config["optimizer_state"].get("iterations"),
+                            "optimizer_state.iterations")
+    training = config["training"]
+    net.epochs_done = count(training.get("epochs_done", 0), "training.epochs_done")
+    rng_state = training.get("rng_state")
+    if rng_state is not None:
+        if not isinstance(rng_state, dict) or \
+                rng_state.get("bit_generator") != type(net._rng.bit_generator).__name__:
+            raise ModelFileError("training.rng_state is not a state of the network's generator.")
+        net._rng.bit_generator.state = rng_state
+    return net
+
+
+def _load_parts(path, network_class=Network):
+    with open_container(path) as zf:
+        infos = zip_members(zf, list(MEMBERS), "the file")
+        raw = read_member(zf, infos["config.json"], MAX_CONFIG_BYTES, "config.json")
+        try:
+            config = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"config.json is not valid JSON: {exc}") from None
+        _check_config(config)
+        net, input_shape, specs = _build_network(config, network_class)
+        dtype = net.dtype
+        limit = sum(math.prod(s) * dtype.itemsize + NPY_SLACK for _, s in specs) + NPY_SLACK
+        data = read_member(zf, infos["weights.npz"], limit, "weights.npz")
+        weights = read_npz(data, specs, dtype, "weights.npz")
+        buffers = config["optimizer_state"].get("buffers")
+        if not isinstance(buffers, list) or len(buffers) > 8 or not all(
+                isinstance(b, list) and len(b) == 2 and isinstance(b[0], str) for b in buffers):
+            raise ModelFileError("config.json: optimizer_state.buffers must be [[name, size]].")
+        size = sum(math.prod(s) for _, s in specs)
+        if any(b[1] != size for b in buffers):
+            raise ModelFileError(f"optimizer state buffers must each hold {size} values.")
+        opt_specs = [(b[0], (size,)) for b in buffers]
+        limit = len(opt_specs) * (size * dtype.itemsize + NPY_SLACK) + NPY_SLACK
+        data = read_member(zf, infos["optimizer.npz"], limit, "optimizer.npz")
+        opt_state = read_npz(data, opt_specs, dtype, "optimizer.npz")
+    net = _restore(net, input_shape, specs, weights, opt_specs, opt_state, config)
+    return config, net
+
+
+def load(path, network_class=Network, finish=None):
+    """Read a model file: its network, as an instance of ``network_class``, passed with the
+    config to ``finish(kind, config, net)`` when given (the estimators rebuild themselves
+    from it), with every error a :class:`ModelFileError` that names ``path``.
+
+    Raises
+    ------
+    ModelFileError
+        If ``path`` is missing, a directory, not a ``.glassnet`` file, damaged,
+        from a newer glassnet, or inconsistent in any way.
+    """
+    try:
+        config, net = _load_parts(path, network_class)
+        # config["kind"] is one of KINDS: checked with the config
+        return net if finish is None else finish(config["kind"], config, net)
+    except ModelFileError as exc:
+        raise ModelFileError(f"Cannot load {os.fspath(path)!r}: {exc}") from None
+    except TypeError as exc:
+        if "path must be" in str(exc):
+            raise
+        raise ModelFileError(f"Cannot load {path!r}: damaged or invalid file ({exc}).") from exc
+    except READ_ERRORS as exc:
+        raise ModelFileError(
+            f"Cannot load {os.fspath(path)!r}: damaged or invalid file "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def resume_into(net, path) -> int:
+    """Put the state saved in ``path`` (weights, optimizer state, generator state) into the
+    built ``net``, which must have the same layers and loss; return the epochs done.
+    """
+    try:
+        config, saved = _load_parts(path)
+    except ModelFileError as exc:
+        raise ModelFileError(f"resume_from={os.fspath(path)!r}: {exc}") from None
+    except READ_ERRORS as exc:
+        raise ModelFileError(f"resume_from={os.fspath(path)!r}: damaged or invalid file "
+                             f"({type(exc).__name__}: {exc}).") from exc
+    if architecture(net) != architecture(saved) or \
+            type(net.optimizer) is not type(saved.optimizer) or \
+            sorted(net.optimizer.state_names) != sorted(saved.optimizer.state):
+        raise ValueError(
+            f"resume_from={os.fspath(path)!r} holds a different network (layers, loss, input "
+            "shape, dtype or optimizer class differ); resume with the network that wrote it."
+        )
+    transplant(saved, net)
+    return saved.epochs_done

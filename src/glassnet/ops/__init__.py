@@ -1,0 +1,1 @@
+"""Activations, losses, initializers and metrics: the math of one layer or one loss."""
