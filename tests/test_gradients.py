@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.ops.activations import ACTIVATIONS, get_activation
 from glassnet.glass.gradcheck import numerical_gradient, relative_error
+from glassnet.ops.activations import ACTIVATIONS, get_activation
 from glassnet.ops.losses import get_loss
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
