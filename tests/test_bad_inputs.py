@@ -219,7 +219,7 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(case, tmp_path):
     _, factory, call, error, pattern = case
     model = factory()
     net = None if model is None else getattr(model, "model_", model)
-    before = None if net is None else net._params.copy()
+    before = None if net is None else net.params.copy()
     path = existing(str(tmp_path))
     with open(path, "wb") as f:
         f.write(KNOWN_BYTES)
@@ -228,7 +228,7 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(case, tmp_path):
         with pytest.raises(error, match=pattern):
             call(model, str(tmp_path))
     if net is not None:
-        assert np.array_equal(getattr(model, "model_", model)._params, before)
+        assert np.array_equal(getattr(model, "model_", model).params, before)
     with open(path, "rb") as f:
         assert f.read() == KNOWN_BYTES
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]  # no temp file left

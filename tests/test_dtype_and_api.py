@@ -22,7 +22,7 @@ def test_the_network_dtype_is_kept_end_to_end(dtype, input_dtype):
     y = rng.integers(0, 3, size=40)
     net = net_for(dtype)
     net.fit(X, y, epochs=2, batch_size=8, verbose=0)
-    assert net._params.dtype == dtype and net._grads.dtype == dtype
+    assert net.params.dtype == dtype and net.grads.dtype == dtype
     assert all(p.dtype == dtype for p in net.parameters())
     assert all(s.dtype == dtype for s in net.optimizer.state.values())
     assert net.predict(X).dtype == dtype  # no silent upcast of float32 by float64 input
@@ -52,10 +52,10 @@ def test_parameters_are_views_into_one_flat_buffer():
     assert net.parameter_names() == ["dense.W", "dense.b", "dense_1.W", "dense_1.b"]
     assert [p.shape for p in net.parameters()] == [(5, 8), (8,), (8, 3), (3,)]
     for p in net.parameters():
-        assert np.shares_memory(p, net._params)
+        assert np.shares_memory(p, net.params)
     assert net.count_params() == 5 * 8 + 8 + 8 * 3 + 3
     W2[0, 0] = 123.0
-    assert 123.0 in net._params
+    assert 123.0 in net.params
 
 
 def test_pickle_round_trip_keeps_the_views_bound():
@@ -66,7 +66,7 @@ def test_pickle_round_trip_keeps_the_views_bound():
     clone = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(clone.predict(X), net.predict(X))
     clone.fit(X, y, epochs=1, verbose=0)  # training the clone moves the clone's own buffer
-    assert np.shares_memory(clone.parameters()[0], clone._params)
+    assert np.shares_memory(clone.parameters()[0], clone.params)
     assert not np.array_equal(clone.predict(X), net.predict(X))
 
 
@@ -116,7 +116,7 @@ def test_early_stopping_restores_the_best_weights():
             self.weights = []
 
         def on_epoch_end(self, epoch, logs=None):
-            self.weights.append(self.model._params.copy())
+            self.weights.append(self.model.params.copy())
 
     snaps = Snapshots()
     stop = gn.EarlyStopping(monitor="val_loss", patience=2)
@@ -125,7 +125,7 @@ def test_early_stopping_restores_the_best_weights():
                       callbacks=[snaps, stop], verbose=0)
     best = int(np.argmin(history.history["val_loss"]))
     assert stop.best_epoch == best and best < len(history.epoch) - 1
-    np.testing.assert_array_equal(net._params, snaps.weights[best])
+    np.testing.assert_array_equal(net.params, snaps.weights[best])
     assert net.evaluate(X[40:], y[40:])["loss"] == pytest.approx(min(history.history["val_loss"]))
 
 

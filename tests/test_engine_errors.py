@@ -59,8 +59,8 @@ def test_bad_fit_arguments(kwargs, match):
 
 @pytest.mark.parametrize("X_bad,y_bad,match", [
     (X[:, 0], Y, r"X must be 2-D \(n_samples, n_features\), got 1-D .* X\.reshape\(-1, 1\)"),
-    (X[None], Y, r"X has samples of shape \(6, 4\) .* start the network with "
-                 r"glassnet\.Flatten\(\)"),
+    (X[None], Y, r"X has samples of shape \(6, 4\): Dense takes vectors .* put "
+                 r"glassnet\.Flatten\(\) before it"),
     (X[:0], Y[:0], r"X has 0 samples"),
     (X, Y[:5], r"X and y must have the same number of samples, got 6 and 5"),
     (np.where(X > 1, np.nan, X), Y, r"X contains NaN or infinity"),

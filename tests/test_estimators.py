@@ -230,7 +230,7 @@ class Snapshots(gn.Callback):
         self.weights = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.weights.append(self.model._params.copy())
+        self.weights.append(self.model.params.copy())
 
 
 def test_early_stopping_restores_the_best_weights(iris):
@@ -244,8 +244,8 @@ def test_early_stopping_restores_the_best_weights(iris):
     assert best + 1 < clf.n_iter_ < 200  # it ran past the best epoch, then stopped
     assert len(clf.validation_loss_curve_) == len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_loss_ is None
-    np.testing.assert_array_equal(clf.model_._params, snaps.weights[best])
-    assert not np.array_equal(clf.model_._params, snaps.weights[-1])
+    np.testing.assert_array_equal(clf.model_.params, snaps.weights[best])
+    assert not np.array_equal(clf.model_.params, snaps.weights[-1])
 
 
 def test_early_stopping_on_the_validation_loss(iris):
@@ -280,14 +280,14 @@ def test_partial_fit_with_classes_and_unseen_labels(iris):
 def test_warm_start_continues_training(iris):
     X, y = iris
     clf = fit_quiet(MLPClassifier((8,), max_iter=5, warm_start=True, random_state=0), X, y)
-    first = clf.model_._params.copy()
+    first = clf.model_.params.copy()
     curve = list(clf.loss_curve_)
     fit_quiet(clf, X, y)
     assert len(clf.loss_curve_) == 10 and clf.loss_curve_[:5] == curve
     assert clf.loss_curve_[5] < curve[0]  # it went on from where it was
-    assert not np.array_equal(first, clf.model_._params)
+    assert not np.array_equal(first, clf.model_.params)
     cold = fit_quiet(MLPClassifier((8,), max_iter=5, random_state=0), X, y)
-    np.testing.assert_array_equal(cold.model_._params, first)  # no warm start: fresh start
+    np.testing.assert_array_equal(cold.model_.params, first)  # no warm start: fresh start
 
 
 def test_sample_weight_zero_equals_removing_the_row(iris):
@@ -388,7 +388,7 @@ def test_convergence_warning_and_determinism(iris):
         MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
     a = fit_quiet(MLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=7), X, y * 1.0)
     b = fit_quiet(MLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=7), X, y * 1.0)
-    assert a.model_._params.tobytes() == b.model_._params.tobytes()
+    assert a.model_.params.tobytes() == b.model_.params.tobytes()
 
 
 @pytest.mark.parametrize("make,match,error", [

@@ -119,10 +119,6 @@ def test_several_batches_per_epoch_average_as_documented():
     assert all(0 < epoch["dead_relu"] < 1 and 0 < epoch["saturated"] < 1 for epoch in expected)
 
 
-@pytest.mark.xfail(strict=True, reason="callbacks.py bug: with a fused sigmoid output "
-                   "(binary cross-entropy) training never sets the output layer's _out, so "
-                   "GradientStats reads a stale one (the previous epoch's validation "
-                   "predictions): saturated/<output> is missing in epoch 1, then off")
 def test_fused_sigmoid_output_is_measured_on_the_training_outputs_every_epoch():
     class Weights(gn.Callback):  # the (full-batch) weights each epoch's outputs come from
         def on_epoch_begin(self, epoch, logs=None):

@@ -102,7 +102,7 @@ def test_dropout_on_gradients_match_differences_with_a_mask_drawn_here():
     def loss():
         return net.compute_gradients(X, y, training=True)[0]
 
-    numeric = numerical_gradient(loss, net._params)
+    numeric = numerical_gradient(loss, net.params)
     offset = 0
     for g in grads:
         part = numeric[offset : offset + g.size].reshape(g.shape)
@@ -159,12 +159,13 @@ def test_image_input_through_flatten():
 def check_layer(layer, A, rng, tol=1e-7):
     """Gradient of L = sum(G * layer(A)) w.r.t. A and every parameter, vs differences."""
     layer.name = "x"
-    shapes = layer.param_shapes(A.shape[1])
-    params = [rng.normal(size=s) for _, s in shapes]
-    grads = [np.zeros(s) for _, s in shapes]
+    output_shape = layer.build(A.shape[1:])
+    specs = layer.param_specs(A.shape[1:])
+    params = [rng.normal(size=s.shape) for s in specs]
+    grads = [np.zeros(s.shape) for s in specs]
     layer.bind(params, grads)
     out = layer.forward(A, training=False)
-    assert out.shape == (len(A), layer.output_dim(A.shape[1]))  # declared == actual shape
+    assert out.shape == (len(A), *output_shape)  # declared == actual shape
     G = rng.normal(size=out.shape)
 
     def loss():

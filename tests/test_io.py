@@ -51,7 +51,7 @@ def test_round_trip_predicts_bit_identically_and_resumes_exactly(tmp_path, optim
     assert c.optimizer.iterations == b.optimizer.iterations
     c.fit(X, y, epochs=2, batch_size=16, verbose=0)
     # 3 epochs, save, load, 2 more == 5 epochs straight: same bits.
-    assert np.array_equal(c._params, a._params)
+    assert np.array_equal(c.params, a.params)
 
 
 def test_model_save_method_and_file_layout(tmp_path):
@@ -61,9 +61,10 @@ def test_model_save_method_and_file_layout(tmp_path):
     path = tmp_path / "m.glassnet"
     net.save(path)
     with zipfile.ZipFile(path) as zf:
-        assert zf.namelist() == ["config.json", "weights.npz", "optimizer.npz"]
+        assert zf.namelist() == ["config.json", "weights.npz", "state.npz", "optimizer.npz"]
         config = json.loads(zf.read("config.json"))
-    assert config["format"] == "glassnet" and config["format_version"] == 1
+    assert config["format"] == "glassnet" and config["format_version"] == 2
+    assert config["state"] == []  # Dense and Dropout keep no state
     assert config["glassnet_version"] == gn.__version__ and config["kind"] == "Sequential"
     assert config["network"]["input_shape"] == [4]
     assert [w[0] for w in config["weights"]] == net.parameter_names()
@@ -139,7 +140,7 @@ def test_checkpoint_writes_latest_and_best_and_resume_is_exact(tmp_path):
     history = resumed.fit(X, y, epochs=6, batch_size=16, validation_split=0.2, verbose=0,
                           resume_from=path)
     assert history.epoch == [4, 5]
-    assert np.array_equal(resumed._params, straight._params)
+    assert np.array_equal(resumed.params, straight.params)
 
 
 def test_checkpoint_every_and_options(tmp_path):
@@ -155,10 +156,10 @@ def test_checkpoint_every_and_options(tmp_path):
                 seen.append((epoch + 1, None))
                 return
             saved = gn.load(path)
-            same = np.array_equal(saved._params, self.model._params)
+            same = np.array_equal(saved.params, self.model.params)
             seen.append((epoch + 1, saved.epochs_done, same))
             if epoch + 1 == 3:
-                self.at_3 = self.model._params.copy()
+                self.at_3 = self.model.params.copy()
 
     probe = Probe()
     net.fit(X, y, epochs=4, verbose=0, callbacks=[cp, probe])
@@ -166,8 +167,8 @@ def test_checkpoint_every_and_options(tmp_path):
     assert seen == [(1, None), (2, None), (3, 3, True), (4, 3, False)]
     assert os.listdir(tmp_path) == ["c.glassnet"]
     final = gn.load(path)  # and at the end of training, epoch 4's
-    assert final.epochs_done == 4 and np.array_equal(final._params, net._params)
-    assert not np.array_equal(probe.at_3, net._params)
+    assert final.epochs_done == 4 and np.array_equal(final.params, net.params)
+    assert not np.array_equal(probe.at_3, net.params)
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         gn.Checkpoint(tmp_path / "c.glassnet", every=0)
     with pytest.raises(ValueError, match="directory"):
@@ -196,7 +197,7 @@ def test_resume_when_already_done_trains_nothing(tmp_path):
     again = make_net()
     history = again.fit(X, y, epochs=3, verbose=0, resume_from=tmp_path / "m.glassnet")
     assert history.epoch == [] and "already trained 3 epochs" in history.stop_reason
-    assert np.array_equal(again._params, net._params)
+    assert np.array_equal(again.params, net.params)
 
 
 # -- Ctrl-C (in process: the handler, not a subprocess) --------------------------------------
@@ -245,7 +246,7 @@ def test_ctrl_c_stops_after_the_batch_keeps_best_weights_and_warns_once():
 
     class Keep(gn.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            keeper.append((logs["val_loss"], self.model._params.copy()))
+            keeper.append((logs["val_loss"], self.model.params.copy()))
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -254,7 +255,7 @@ def test_ctrl_c_stops_after_the_batch_keeps_best_weights_and_warns_once():
     assert history.interrupted and len(history.epoch) == 4
     assert "interrupted (Ctrl-C) during epoch 5, batch 3" in history.stop_reason
     best_loss, best_params = min(keeper, key=lambda t: t[0])
-    assert np.array_equal(net._params, best_params)
+    assert np.array_equal(net.params, best_params)
     assert [str(w.message) for w in caught].count(f"Training {history.stop_reason}.") == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
@@ -266,7 +267,7 @@ def test_ctrl_c_without_validation_keeps_last_weights():
     with pytest.warns(RuntimeWarning, match="keeps the last weights"):
         history = net.fit(X, y, epochs=50, batch_size=16, verbose=0,
                           callbacks=[SendSigint(1, 0)])
-    assert history.interrupted and np.isfinite(net._params).all()
+    assert history.interrupted and np.isfinite(net.params).all()
 
 
 # -- divergence ------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def test_divergence_raises_by_default_and_keeps_finite_weights():
     with pytest.raises(gn.DivergenceError, match="loss became (inf|nan).*learning_rate=10"):
         net.fit(X, y, epochs=100, verbose=0)
     assert issubclass(gn.DivergenceError, ValueError)
-    assert np.isfinite(net._params).all()
+    assert np.isfinite(net.params).all()
     assert "diverged" in net.history.stop_reason
 
 
@@ -292,7 +293,7 @@ def test_divergence_warn_returns_with_finite_weights():
     net, X, y = diverging()
     with pytest.warns(RuntimeWarning, match="Training diverged"):
         history = net.fit(X, y, epochs=100, verbose=0, on_divergence="warn")
-    assert np.isfinite(net._params).all() and "diverged" in history.stop_reason
+    assert np.isfinite(net.params).all() and "diverged" in history.stop_reason
     with pytest.raises(ValueError, match="on_divergence must be 'raise' or 'warn'"):
         net.fit(X, y, on_divergence="ignore")
 
@@ -337,7 +338,7 @@ def test_classifier_round_trip(tmp_path, quiet, labels, kw):
     if kw.get("solver", "adam") != "lbfgs" and not kw.get("early_stopping"):
         clf.partial_fit(X, y)
         back.partial_fit(X, y)  # continues exactly: optimizer and generator state came along
-        assert np.array_equal(back.model_._params, clf.model_._params)
+        assert np.array_equal(back.model_.params, clf.model_.params)
 
 
 def test_regressor_round_trip(tmp_path, quiet):
@@ -416,6 +417,7 @@ class Parts:
         self.members = _unzip(blob)
         self.config = json.loads(self.members["config.json"])
         self.weights = _unzip(self.members["weights.npz"])
+        self.state = _unzip(self.members["state.npz"])
         self.opt = _unzip(self.members["optimizer.npz"])
         self.config_bytes = self.weights_npz = self.opt_npz = None
         self.extra, self.drop, self.compress = [], set(), {"config.json": zipfile.ZIP_DEFLATED}
@@ -427,6 +429,7 @@ class Parts:
         members = [
             ("config.json", self.config_bytes or json.dumps(self.config).encode()),
             ("weights.npz", self.weights_npz or _rezip(self.weights)),
+            ("state.npz", _rezip(self.state)),
             ("optimizer.npz", self.opt_npz or _rezip(self.opt)),
         ]
         members = [m for m in members if m[0] not in self.drop] + self.extra
@@ -566,6 +569,14 @@ REFUSALS = [
      r"the file has unexpected members \['model.pkl'\]"),
     ("outer-missing-member", "net", lambda p: p.drop.add("optimizer.npz"),
      r"the file lacks the members \['optimizer.npz'\]"),
+    ("version-2-without-state", "net", lambda p: p.drop.add("state.npz"),
+     r"a file of format version 2 holds \['config.json', 'weights.npz', 'state.npz', "
+     r"'optimizer.npz'\], this one \['config.json', 'weights.npz', 'optimizer.npz'\]"),
+    ("version-1-with-state", "net", _set("format_version", 1),
+     r"a file of format version 1 holds \['config.json', 'weights.npz', 'optimizer.npz'\]"),
+    ("state-not-list", "net", _set("state", {}), "'state' must be a list"),
+    ("state-shapes-vs-layers", "net", _set("state", [["dense.mean", [5]]]),
+     r"the state shapes do not match the layers \(\[\(5,\)\] vs \[\]\)"),
     ("outer-duplicate-member", "net",
      lambda p: p.extra.append(("weights.npz", _rezip(p.weights))), "duplicate member names"),
     ("outer-bzip2", "net", lambda p: p.compress.update({"weights.npz": zipfile.ZIP_BZIP2}),
@@ -597,8 +608,8 @@ REFUSALS = [
      "format_version must be a positive integer, got True"),
     ("format-version-zero", "net", _set("format_version", 0),
      "format_version must be a positive integer, got 0"),
-    ("format-version-newer", "net", _set("format_version", 2),
-     "format version 2.*reads up to version 1. Upgrade glassnet"),
+    ("format-version-newer", "net", _set("format_version", 3),
+     "format version 3.*reads up to version 2. Upgrade glassnet"),
     ("network-not-dict", "net", _set("network", []), "'network' must be a dict"),
     ("weights-not-list", "net", _set("weights", {}), "'weights' must be a list"),
     ("optimizer-state-not-dict", "net", _set("optimizer_state", []),
@@ -814,7 +825,7 @@ def test_too_many_members_is_refused(base_files, tmp_path, monkeypatch):
     monkeypatch.setattr(gio, "MAX_MEMBERS", 0)
     path = tmp_path / "m.glassnet"
     path.write_bytes(base_files["net"][1])
-    with pytest.raises(ModelFileError, match="the file has 3 members, far more than expected"):
+    with pytest.raises(ModelFileError, match="the file has 4 members, far more than expected"):
         gn.load(path)
 
 

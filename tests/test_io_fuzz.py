@@ -152,10 +152,10 @@ def _fingerprint(model):
     if hasattr(model, "predict_proba"):
         outputs.append(model.predict_proba(PROBE))
     return (type(model).__name__, net.dtype, tuple(net.input_shape), net.parameter_names(),
-            [net._params] + [net.optimizer.state[k] for k in sorted(net.optimizer.state)]
+            [net.params] + [net.optimizer.state[k] for k in sorted(net.optimizer.state)]
             + outputs,
             net.optimizer.get_config(), net.optimizer.iterations, net.epochs_done,
-            net._rng.bit_generator.state)
+            net.rng.bit_generator.state)
 
 
 def _same(a, b):

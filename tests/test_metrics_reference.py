@@ -209,7 +209,7 @@ def batch_net(dtype, dropout):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_predict_batch_size_gives_every_row_in_order(dtype, dropout):
     net, X = batch_net(dtype, dropout)
-    rng_state = net._rng.bit_generator.state
+    rng_state = net.rng.bit_generator.state
     full = net.predict(X)
     ref = reference_forward(net, X)
     eps = np.finfo(dtype).eps
@@ -231,7 +231,7 @@ def test_predict_batch_size_gives_every_row_in_order(dtype, dropout):
             assert np.array_equal(got, chunks), k  # exactly the rows of each chunk
         np.testing.assert_allclose(got, ref, rtol=0, atol=200 * eps)
     # Inference draws no dropout mask: the generator did not move, and a repeat is the same.
-    assert net._rng.bit_generator.state == rng_state
+    assert net.rng.bit_generator.state == rng_state
     assert np.array_equal(net.predict(X), full)
 
 

@@ -71,7 +71,7 @@ TRAIN = textwrap.dedent("""
     resume = path if os.path.exists(path) else None
     net.fit(X, y, epochs=epochs, batch_size=32, verbose=0, resume_from=resume,
             callbacks=[gn.Checkpoint(path, keep_best=False), Say()])
-    np.save(path + ".final.npy", net._params)
+    np.save(path + ".final.npy", net.params)
 """)
 
 
@@ -151,7 +151,7 @@ def test_kill_9_never_leaves_a_broken_checkpoint(tmp_path, start):
         else:
             net = gn.load(path)  # never a ModelFileError
             assert net.epochs_done == saved, (round_, stage, net.epochs_done)
-            assert np.isfinite(net._params).all()
+            assert np.isfinite(net.params).all()
         temps = set(glob.glob(str(tmp_path / ".tmp-*"))) - temps_before
         if stage == "writing":  # the kill really hit a half-written file...
             (temp,) = temps
@@ -222,7 +222,7 @@ def test_sigint_exits_normally_with_the_best_model_saved(tmp_path, start):
     best = min(report["val_loss"])
     for name in ("final.glassnet", "ckpt.best.glassnet"):
         net = gn.load(tmp_path / name)
-        assert np.isfinite(net._params).all()
+        assert np.isfinite(net.params).all()
         assert net.evaluate(X[150:], y[150:])["loss"] == pytest.approx(best, rel=1e-6)
 
 
@@ -246,13 +246,13 @@ def test_sequential_same_seed_same_bits():
 
     for dtype in ("float32", "float64"):
         a, b = run(dtype), run(dtype)
-        assert np.array_equal(a._params, b._params)
+        assert np.array_equal(a.params, b.params)
         for key in ("loss", "val_loss", "val_accuracy"):
             assert a.history.history[key] == b.history.history[key]
     c = gn.Sequential([gn.Dense(16, activation="tanh"), gn.Dropout(0.3), gn.Dense(2),
                        gn.Softmax()], optimizer=gn.AdamW(0.01), random_state=43)
     c.fit(X, y, epochs=5, batch_size=16, validation_split=0.2, verbose=0)
-    assert not np.array_equal(c._params, run("float32")._params)
+    assert not np.array_equal(c.params, run("float32").params)
 
 
 @pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])

@@ -223,7 +223,7 @@ def test_five_optimizer_steps_match_torch(name, loss):
     make_ours, make_theirs = OPTIMIZERS[name]
     net, X, y, w = make_case(7, loss)
     net.optimizer = make_ours()
-    net.optimizer.build(net._params)
+    net.optimizer.build(net.params)
     params = to_torch(net)
     opt = make_theirs(params)
     yt = torch.tensor(y) if loss == "cross_entropy" else torch.tensor(y, dtype=torch.float64)

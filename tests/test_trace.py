@@ -31,7 +31,7 @@ def test_trace_gradients_equal_compute_gradients_and_finite_differences():
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
     # finite differences of the loss in each weight
     T = net.loss.prepare_targets(Y, 3, np.float64)
-    numeric = numerical_gradient(lambda: net.loss.value(net.forward(X), T), net._params)
+    numeric = numerical_gradient(lambda: net.loss.value(net.forward(X), T), net.params)
     assert relative_error(np.concatenate([g.ravel() for g in traced]), numeric) < 1e-8
     # and each dL/dA_prev the trace shows is delta·Wᵀ of the layer above
     for layer in trace.dense_layers:
@@ -55,7 +55,7 @@ def test_trace_updates_equal_one_fit_step(name):
     net.fit(X, Y, epochs=2, batch_size=None, verbose=0)  # optimizer state is not fresh
     before = copy.deepcopy(net)
     trace = gn.trace_step(net, X, Y)
-    np.testing.assert_array_equal(net._params, before._params)  # untouched
+    np.testing.assert_array_equal(net.params, before.params)  # untouched
     assert net.optimizer.iterations == before.optimizer.iterations
     before.fit(X, Y, epochs=1, batch_size=None, shuffle=False, verbose=0)
     new = [p for layer in trace.dense_layers for p in (layer.W_new, layer.b_new)]
@@ -63,7 +63,7 @@ def test_trace_updates_equal_one_fit_step(name):
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
     applied = gn.trace_step(net, X, Y, apply=True)
     assert applied.applied
-    np.testing.assert_allclose(net._params, before._params, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(net.params, before.params, rtol=1e-12, atol=1e-15)
 
 
 def test_learning_rate_override_and_float32_networks():
@@ -124,4 +124,4 @@ def test_a_float32_network_with_momentum_is_traced_with_its_state():
     trace = gn.trace_step(net, X, X[:, 0])
     net.fit(X, X[:, 0], epochs=1, batch_size=None, verbose=0)
     new = np.concatenate([np.r_[l.W_new.ravel(), l.b_new] for l in trace.dense_layers])
-    np.testing.assert_allclose(new, net._params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new, net.params, rtol=1e-5, atol=1e-6)

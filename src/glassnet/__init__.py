@@ -81,7 +81,7 @@ def save(model, path, *, epochs_done=None):
     from .io import save_network
 
     if isinstance(model, Sequential):
-        model._check_built()
+        model.check_built()
         return save_network(model, path, kind="Sequential", epochs_done=epochs_done)
     if type(model).__name__ in ("MLPClassifier", "MLPRegressor") and \
             type(model).__module__.startswith("glassnet.estimators"):

@@ -7,8 +7,6 @@ The engine (layers laid out in flat buffers, forward, backward) is
 
 from __future__ import annotations
 
-import numpy as np
-
 from .network import Network
 from .training import evaluate_prepared
 from .training import fit as _fit
@@ -29,8 +27,8 @@ class Sequential(Network):
 
     def evaluate(self, X, y, sample_weight=None) -> dict:
         """``{"loss": ..., "accuracy": ...}`` for classification, ``{"loss", "r2"}`` otherwise."""
-        self._check_built()
-        return evaluate_prepared(self, *self._prepare(X, y, sample_weight))
+        self.check_built()
+        return evaluate_prepared(self, *self.prepare(X, y, sample_weight))
 
     def save(self, path):
         """Write the network (weights, optimizer state) to a ``.glassnet`` file; see
@@ -44,14 +42,12 @@ class Sequential(Network):
         """A table of layers, output shapes and parameter counts (printed with ``print_fn``)."""
         if not self.built and self.layers and self.layers[0].input_dim is not None:
             self.build(self.layers[0].input_dim)
-        rows, n_in = [], None
-        if self.built:
-            n_in = int(np.prod(self.input_shape))
+        rows = []
         for layer in self.layers:
             name = layer.name or layer.kind
-            if n_in is not None:
-                n_in = layer.output_dim(n_in)
-            shape = f"(None, {n_in if n_in is not None else '?'})"
+            # Keras's notation: the batch dimension first, as None.
+            dims = layer.output_shape if self.built else ("?",)
+            shape = "(" + ", ".join(["None", *map(str, dims)]) + ")"
             count = layer.count_params() if self.built else "?"
             rows.append((f"{name} ({type(layer).__name__})", shape, str(count)))
         headers = ("Layer (type)", "Output Shape", "Param #")

@@ -1,32 +1,35 @@
-"""``Sequential``: a stack of layers, trained by backpropagation.
+"""``Network``: the engine. Layers laid out for an input shape, trained by backpropagation.
 
 Forward: ``A⁰ = X``, ``Aˡ = layerˡ(Aˡ⁻¹)``. Backward is the chain rule run from
 the loss back to the input: each layer receives ``dL/dAˡ`` and returns
 ``dL/dAˡ⁻¹``, filling its parameter gradients on the way. All parameters live in
 one flat buffer (``W1, b1, W2, b2, ...``; each layer's ``W`` and ``b`` are views
-into it), and so do their gradients, so the optimizer updates them all at once.
+into it), and so do their gradients and the layers' non-trainable state, so the
+optimizer updates them all at once. The engine knows nothing of epochs, callbacks or
+files: the fit loop (``training``) and the facade (``models.Sequential``) sit above it.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
-import numpy as np
-
-from .backend import all_finite, check_random_state, resolve_dtype, xp
-from .layers import Activation, Dense, Dropout, Flatten, Layer, layer_from_config
+from .backend import all_finite, get_backend, resolve_dtype
+from .layers import Layer, layer_from_config
 from .ops.activations import Identity
+from .ops.initializers import initial_values
 from .ops.losses import get_loss
 from .optimizers import get_optimizer
 
 
-def check_features(X, name="X", n_features=None, allow_images=False):
-    """Validate a feature array without copying it; return it as an ndarray."""
+def check_features(X, name="X", input_shape=None, xp=None):
+    """Validate a feature array without copying it; return it as an array of ``xp``."""
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise ValueError(
             f"{name} is a sparse matrix; Sequential takes dense arrays: pass {name}.toarray() "
             "(glassnet.MLPClassifier / MLPRegressor accept sparse input directly)."
         )
+    xp = get_backend("numpy").xp if xp is None else xp
     try:
         X = xp.asarray(X)
     except (TypeError, ValueError) as exc:
@@ -36,22 +39,17 @@ def check_features(X, name="X", n_features=None, allow_images=False):
             f"{name} must hold numbers (int or float), got dtype {X.dtype}; "
             "convert strings or objects to numbers first."
         )
-    if X.ndim < 2 or (X.ndim > 2 and not allow_images):
-        hint = (
-            " Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
-            if X.ndim == 1
-            else " For image input start the network with glassnet.Flatten()."
-        )
+    if X.ndim < 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with shape {X.shape}."
-            + hint
+            " Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
         )
     if len(X) == 0:
         raise ValueError(f"{name} has 0 samples; at least 1 is needed.")
-    if n_features is not None and X.shape[1:] != tuple(n_features):
+    if input_shape is not None and X.shape[1:] != tuple(input_shape):
         raise ValueError(
             f"{name} has samples of shape {X.shape[1:]}, but the network was built for "
-            f"{tuple(n_features)}."
+            f"{tuple(input_shape)}."
         )
     if not all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
@@ -75,6 +73,16 @@ class Network:
         Seeds weight initialization, shuffling, dropout and validation splits.
     dtype : {"float32", "float64"}
         The dtype of parameters and computations.
+    backend : str, default "numpy"
+        The array library the network computes with (:func:`glassnet.backend.get_backend`).
+
+    Attributes (once built)
+    -----------------------
+    params, grads, state : 1-D arrays
+        Every parameter, its gradient, and every layer's non-trainable state, each in one
+        flat buffer; the layers hold views into them.
+    rng : numpy.random.Generator
+        The one source of randomness (initialization, shuffling, dropout, splits).
 
     Examples
     --------
@@ -89,7 +97,7 @@ class Network:
     """
 
     def __init__(self, layers=None, loss=None, optimizer="adam", random_state=None,
-                 dtype="float32"):
+                 dtype="float32", backend="numpy"):
         self.layers = []
         for layer in layers or []:
             self.add(layer)
@@ -97,6 +105,7 @@ class Network:
         self.optimizer = get_optimizer(optimizer)
         self.random_state = random_state
         self.dtype = resolve_dtype(dtype)
+        self.backend = get_backend(backend)
         self.built = False
         self.stop_training = False
         self.history = None
@@ -113,67 +122,67 @@ class Network:
 
     # -- building ----------------------------------------------------------------------
     def build(self, input_shape):
-        """Create the parameters for samples of ``input_shape`` (an int or a tuple)."""
+        """Lay the layers out for samples of ``input_shape`` (an int or a tuple) and create
+        the parameters, their gradients and the layers' state."""
         input_shape = (input_shape,) if isinstance(input_shape, numbers.Integral) else input_shape
         input_shape = tuple(int(d) for d in input_shape)
         if not self.layers:
             raise ValueError("The network has no layers; pass layers=[gn.Dense(...), ...].")
-        if len(input_shape) > 1 and not isinstance(self.layers[0], Flatten):
-            raise ValueError(
-                f"X has samples of shape {input_shape} (not vectors): start the network with "
-                "glassnet.Flatten() to turn each into a vector of "
-                f"{int(np.prod(input_shape))} features."
-            )
-        self._rng = check_random_state(self.random_state)
-        n_in, layout, counts = int(np.prod(input_shape)), [], {}
-        for layer in self.layers:
-            if layer.input_dim is not None and layer.input_dim != n_in:
-                raise ValueError(
-                    f"Layer {layer!r} was declared with input_dim={layer.input_dim}, but it "
-                    f"receives {n_in} features."
-                )
+        self.rng = self.backend.rng(self.random_state)
+        shape, counts, self._specs = input_shape, {}, []
+        for i, layer in enumerate(self.layers):
             index = counts.get(layer.kind, 0)
             counts[layer.kind] = index + 1
             layer.name = layer.kind if index == 0 else f"{layer.kind}_{index}"
-            layout.append(layer.param_shapes(n_in))
-            n_in = layer.output_dim(n_in)
-        self._layout = layout
-        size = sum(int(np.prod(shape)) for shapes in layout for _, shape in shapes)
-        self._params = xp.zeros(size, dtype=self.dtype)
-        self._grads = xp.zeros(size, dtype=self.dtype)
+            try:
+                out = layer.build(shape)
+            except ValueError as exc:
+                where = "X has samples" if i == 0 else f"Layer {i + 1} ({layer.name}) receives"
+                raise ValueError(f"{where} of shape {shape}: {exc}") from None
+            self._specs.append((layer.param_specs(shape), layer.state_specs(shape)))
+            shape = out
+        xp = self.backend.xp
+        n_params = sum(math.prod(s.shape) for params, _ in self._specs for s in params)
+        n_state = sum(math.prod(s.shape) for _, states in self._specs for s in states)
+        self.params = xp.zeros(n_params, dtype=self.dtype)
+        self.grads = xp.zeros(n_params, dtype=self.dtype)
+        self.state = xp.zeros(n_state, dtype=self.dtype)
         self._bind_views()
-        for layer in self.layers:
-            layer.initialize(self._rng, self.dtype)
-            if isinstance(layer, Dropout):
-                layer.rng = self._rng
-        self.input_shape = input_shape
-        self.n_outputs = n_in
+        for layer, (params, states) in zip(self.layers, self._specs):
+            for view, spec in zip(layer.params, params):
+                view[...] = initial_values(spec, self.rng, self.dtype)
+            for view, spec in zip(layer.state, states):
+                view[...] = spec.value
+        self.input_shape, self.output_shape = input_shape, shape
+        self.n_outputs = math.prod(shape)
         self._resolve_loss()
-        self.optimizer.build(self._params)
+        self.optimizer.build(self.params)
         self.built = True
         return self
 
     def _bind_views(self):
-        offset = 0
-        for layer, shapes in zip(self.layers, self._layout):
-            params, grads = [], []
-            for _, shape in shapes:
-                n = int(np.prod(shape))
-                params.append(self._params[offset : offset + n].reshape(shape))
-                grads.append(self._grads[offset : offset + n].reshape(shape))
-                offset += n
-            layer.bind(params, grads)
+        p = s = 0
+        for layer, (params, states) in zip(self.layers, self._specs):
+            views = {"params": [], "grads": [], "state": []}
+            for spec in params:
+                n = math.prod(spec.shape)
+                views["params"].append(self.params[p : p + n].reshape(spec.shape))
+                views["grads"].append(self.grads[p : p + n].reshape(spec.shape))
+                p += n
+            for spec in states:
+                n = math.prod(spec.shape)
+                views["state"].append(self.state[s : s + n].reshape(spec.shape))
+                s += n
+            layer.bind(views["params"], views["grads"], views["state"], self.backend, self.rng)
             layer._in_network = True
         self._first_trainable = next(
-            (i for i, shapes in enumerate(self._layout) if shapes), len(self.layers)
+            (i for i, (params, _) in enumerate(self._specs) if params), len(self.layers)
         )
 
     def output_activation(self):
         """The activation function of the last layer (identity when it has none)."""
-        last = self.layers[-1]
-        if isinstance(last, (Activation, Dense)) and last.activation is not None:
-            return last.activation
-        return Identity()
+        fn = self.layers[-1].activation
+        return Identity() if fn is None else fn
 
     def _resolve_loss(self):
         out = self.output_activation().name
@@ -185,26 +194,40 @@ class Network:
                 f"loss={self.loss.name!r} needs outputs in (0, 1), but the network ends with "
                 f"{out!r}. End it with a Softmax (one unit per class) or a Sigmoid output."
             )
-        self._fused = self.loss.fused_activation == out
+        # softmax + cross-entropy, sigmoid + binary cross-entropy, identity + MSE: the
+        # output's gradient is (P - T) * scale, computed by the loss from the logits.
+        self.fused = self.loss.fused_activation == out
 
-    def _ensure_built(self, X):
+    def check_built(self):
         if not self.built:
-            self.build(X.shape[1:])
+            raise ValueError("The network is not built yet: call fit(X, y) or build(n_features).")
 
     # -- parameters ----------------------------------------------------------------------
     def parameters(self):
         """The parameter arrays ``[W1, b1, W2, b2, ...]`` (views: writing them changes the net)."""
-        self._check_built()
+        self.check_built()
         return [p for layer in self.layers for p in layer.params]
 
     def parameter_names(self):
         """``["dense.W", "dense.b", "dense_1.W", ...]``, in the order of ``parameters()``."""
-        self._check_built()
-        return [
-            f"{layer.name}.{name}"
-            for layer, shapes in zip(self.layers, self._layout)
-            for name, _ in shapes
-        ]
+        self.check_built()
+        return [f"{layer.name}.{spec.name}"
+                for layer, (params, _) in zip(self.layers, self._specs) for spec in params]
+
+    def param_slices(self) -> dict:
+        """``{"dense.W": slice, ...}``: where each parameter lies in ``params``/``grads``."""
+        self.check_built()
+        slices, offset = {}, 0
+        for name, p in zip(self.parameter_names(), self.parameters()):
+            slices[name] = slice(offset, offset + p.size)
+            offset += p.size
+        return slices
+
+    def state_names(self):
+        """``["batch_normalization.moving_mean", ...]``, in the order of ``state``."""
+        self.check_built()
+        return [f"{layer.name}.{spec.name}"
+                for layer, (_, states) in zip(self.layers, self._specs) for spec in states]
 
     def get_weights(self):
         """Copies of the parameters, in the order of ``parameters()``."""
@@ -216,32 +239,29 @@ class Network:
         if len(weights) != len(params):
             raise ValueError(f"weights must hold {len(params)} arrays, got {len(weights)}.")
         for name, p, w in zip(self.parameter_names(), params, weights):
-            w = xp.asarray(w)
+            w = self.backend.xp.asarray(w)
             if w.shape != p.shape:
                 raise ValueError(f"weights for {name} must have shape {p.shape}, got {w.shape}.")
         for p, w in zip(params, weights):
             p[...] = w
 
     def copy(self, dtype=None) -> Network:
-        """A new network with the same layers, loss and weights (optionally another dtype);
-        the optimizer starts fresh.
+        """A new network with the same layers, loss, weights and state (optionally another
+        dtype); the optimizer starts fresh.
         """
-        self._check_built()
+        self.check_built()
         twin = type(self)(
             [layer_from_config(layer.get_config()) for layer in self.layers],
             loss=self.loss.get_config(), optimizer=self.optimizer.get_config(),
-            random_state=self.random_state, dtype=dtype or self.dtype,
+            random_state=self.random_state, dtype=dtype or self.dtype, backend=self.backend.name,
         )
         twin.build(self.input_shape)
-        twin._params[...] = self._params
+        twin.params[...] = self.params
+        twin.state[...] = self.state
         return twin
 
     def count_params(self) -> int:
-        return int(self._params.size) if self.built else 0
-
-    def _check_built(self):
-        if not self.built:
-            raise ValueError("The network is not built yet: call fit(X, y) or build(n_features).")
+        return int(self.params.size) if self.built else 0
 
     # -- the forward and backward pass ---------------------------------------------------
     def forward(self, X, training=False):
@@ -251,60 +271,71 @@ class Network:
             A = layer.forward(A, training)
         return A
 
-    def _forward_to_loss(self, X, training):
+    def backward(self, dOut):
+        """The chain rule from ``dL/d(output)`` back to the first layer with parameters,
+        filling ``grads`` (after a ``forward`` of the same batch)."""
+        self._backward(dOut, fused=False)
+
+    def _forward_to_logits(self, X, training):
         """Forward pass; with a fused output, stops before the output activation."""
         A, last = X, len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if i == last and self._fused:
-                if isinstance(layer, Dense):
-                    A = layer.forward(A, training, activate=False)
-            else:
-                A = layer.forward(A, training)
+            A = layer.forward(A, training, activate=not (i == last and self.fused))
         return A
 
-    def _backward(self, dA):
-        """Chain rule from ``dL/d(output)`` back to the first layer with parameters."""
+    def _backward(self, dA, fused):
         last = len(self.layers) - 1
         for i in range(last, self._first_trainable - 1, -1):
-            layer, need = self.layers[i], i > self._first_trainable
-            if i == last and self._fused:
-                if isinstance(layer, Dense):
-                    dA = layer.backward(dA, need, activate=False)
-            else:
-                dA = layer.backward(dA, need)
+            need = i > self._first_trainable
+            dA = self.layers[i].backward(dA, need, activate=not (i == last and fused))
 
-    def _loss_and_gradients(self, X, T, sample_weight=None, training=True):
-        """Forward, loss, backward: fills ``self._grads`` and returns the loss."""
-        out = self._forward_to_loss(X, training)
-        if self._fused:
+    def loss_and_gradients(self, X, T, sample_weight=None, training=True):
+        """Forward, loss, backward on a prepared batch: fills ``grads``, returns the loss."""
+        out = self._forward_to_logits(X, training)
+        if self.fused:
             logits = self._logits_buffer(out)
             loss, delta = self.loss.fused(logits, T, self.output_activation(), sample_weight)
         else:
             loss = self.loss.value(out, T, sample_weight)
             delta = self.loss.gradient(out, T, sample_weight)
-        self._backward(delta)
+        self._backward(delta, self.fused)
         return loss
+
+    def loss_value(self, X, T, sample_weight=None, training=False) -> float:
+        """The loss on a prepared batch, without gradients."""
+        out = self._forward_to_logits(X, training)
+        if self.fused:
+            return self.loss.fused(out.copy(), T, self.output_activation(), sample_weight)[0]
+        return self.loss.value(out, T, sample_weight)
 
     def _logits_buffer(self, Z):
         # The fused loss overwrites its input with dL/dZ; Z may be a buffer another
         # layer still needs, so it works on a copy (small: n_samples x n_outputs).
         buf = getattr(self, "_logits", None)
         if buf is None or buf.shape != Z.shape:
-            buf = self._logits = xp.empty_like(Z)
+            buf = self._logits = self.backend.xp.empty_like(Z)
         buf[...] = Z
         return buf
 
+    def apply_gradients(self):
+        """One optimizer step on ``params`` with ``grads``."""
+        self.optimizer.step(self.params, self.grads)
+
     def train_on_batch(self, X, T, sample_weight=None) -> float:
         """One gradient-descent step on a prepared batch; returns the batch loss (before it)."""
-        loss = self._loss_and_gradients(X, T, sample_weight)
-        self.optimizer.step(self._params, self._grads)
+        loss = self.loss_and_gradients(X, T, sample_weight)
+        self.apply_gradients()
         return loss
 
-    # -- public computations -------------------------------------------------------------
-    def _prepare(self, X, y, sample_weight=None):
-        X = check_features(X, n_features=self.input_shape if self.built else None,
-                           allow_images=True)
-        self._ensure_built(X)
+    # -- data in -------------------------------------------------------------------------
+    def prepare(self, X, y, sample_weight=None):
+        """Checked ``(X, T, sample_weight)``: targets in the loss's form, weights as the
+        network's dtype; builds the network for ``X``'s samples if it is not built yet."""
+        X = check_features(X, input_shape=self.input_shape if self.built else None,
+                           xp=self.backend.xp)
+        if not self.built:
+            self.build(X.shape[1:])
+        xp = self.backend.xp
         y = xp.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"X and y must have the same number of samples, got {len(X)} and "
@@ -321,7 +352,8 @@ class Network:
                 )
         return X, T, sample_weight
 
-    def _as_dtype(self, X):
+    def as_input(self, X):
+        """``X`` in the network's dtype (no copy when it already is)."""
         return X if X.dtype == self.dtype else X.astype(self.dtype)
 
     def compute_gradients(self, X, y, sample_weight=None, training=False):
@@ -333,8 +365,8 @@ class Network:
         grads : list of ndarray
             ``[dL/dW1, dL/db1, dL/dW2, ...]``, copies, in the order of ``parameters()``.
         """
-        X, T, sample_weight = self._prepare(X, y, sample_weight)
-        loss = self._loss_and_gradients(self._as_dtype(X), T, sample_weight, training)
+        X, T, sample_weight = self.prepare(X, y, sample_weight)
+        loss = self.loss_and_gradients(self.as_input(X), T, sample_weight, training)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
     def predict(self, X, batch_size=None):
@@ -344,15 +376,15 @@ class Network:
         save memory; the rows come back in order, equal to one full pass up to the last
         bit or two of rounding (BLAS rounds a product differently for different row counts).
         """
-        self._check_built()
+        self.check_built()
         if batch_size is not None and (not isinstance(batch_size, numbers.Integral)
                                        or isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}.")
-        X = check_features(X, n_features=self.input_shape, allow_images=True)
+        X = check_features(X, input_shape=self.input_shape, xp=self.backend.xp)
         if batch_size is None or batch_size >= len(X):
-            return self.forward(self._as_dtype(X))
-        return xp.concatenate([
-            self.forward(self._as_dtype(X[i : i + batch_size]))
+            return self.forward(self.as_input(X))
+        return self.backend.xp.concatenate([
+            self.forward(self.as_input(X[i : i + batch_size]))
             for i in range(0, len(X), batch_size)
         ])
 

@@ -1,8 +1,10 @@
-"""The array namespace, the fused kernels, the dtype policy and the random-number helpers.
+"""Backends: the array library a network computes with, its fused loops, host transfer
+and random numbers; the dtype policy and the argument checks every level uses.
 
-Every other module does its math through ``xp`` (NumPy today, CuPy on a GPU
-later) and ``kernels`` (the compiled loops of ``_kernels.c``: optimizer update
-rules, ReLU); this is the only module that decides which implementations run.
+A network holds one :class:`Backend` (``get_backend("numpy")`` today; a CuPy one can be
+added here without touching the layers): its ``xp`` is the array namespace, its
+``kernels`` the fused loops (``_kernels.c`` for NumPy, with the readable formula of each in
+``reference.py``). This package is the only place that decides which implementations run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,42 @@ except ImportError as exc:  # a source tree put on sys.path without being built
     ) from exc
 
 xp = np
+
+
+class Backend:
+    """An array library for a network: ``xp`` (the namespace), ``kernels`` (the fused loops:
+    optimizer rules, ReLU), host transfer and the random generator."""
+
+    def __init__(self, name, xp, kernels):
+        self.name, self.xp, self.kernels = name, xp, kernels
+
+    def asarray(self, a, dtype=None):
+        """``a`` (host data) as an array of this backend."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_host(self, a):
+        """``a`` as a NumPy array (a no-op for NumPy)."""
+        return np.asarray(a)
+
+    def rng(self, random_state):
+        """The generator for ``random_state`` (None, an int, a Generator or a RandomState)."""
+        return check_random_state(random_state)
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+    def __reduce__(self):  # pickled by name: the module objects it holds are not data
+        return get_backend, (self.name,)
+
+
+_BACKENDS = {"numpy": Backend("numpy", np, kernels)}
+
+
+def get_backend(name="numpy") -> Backend:
+    """The backend called ``name`` (``"numpy"``), or one given as a Backend."""
+    if isinstance(name, Backend):
+        return name
+    return resolve_name("backend", name, _BACKENDS)
 
 #: The floating dtypes a network may compute in.
 FLOAT_DTYPES = ("float32", "float64")

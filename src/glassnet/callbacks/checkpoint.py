@@ -72,7 +72,7 @@ class Checkpoint(Callback):
             self._save(self.path)
             self._saved_epoch = epoch
         else:  # kept for the save at the end, which other callbacks may precede
-            params = self.model._params
+            params = self.model.params
             if self._last_params is None or self._last_params.shape != params.shape:
                 self._last_params = params.copy()
             else:
@@ -87,7 +87,7 @@ class Checkpoint(Callback):
         done = getattr(self.model, "epochs_done", 0)
         if not done or self._saved_epoch == done - 1:
             return
-        params = self.model._params
+        params = self.model.params
         if self._last_epoch != done - 1 or xp.array_equal(params, self._last_params):
             self._save(self.path)
             return

@@ -31,24 +31,22 @@ class GradientStats(Callback):
         self.dead_fraction, self.warn = dead_fraction, warn
 
     def on_train_begin(self, logs=None):
-        net, offset = self.model, 0
-        self._slices = {}
-        for layer, shapes in zip(net.layers, net._layout):
-            size = sum(int(xp.prod(shape)) for _, shape in shapes)
-            if size:
-                self._slices[layer.name] = slice(offset, offset + size)
-            offset += size
+        self._slices = {}  # a layer's parameters lie side by side in the flat buffer
+        for name, part in self.model.param_slices().items():
+            layer = name.rpartition(".")[0]
+            start = self._slices[layer].start if layer in self._slices else part.start
+            self._slices[layer] = slice(start, part.stop)
         self._warned = set()
         self._first_loss = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = self.model._params.copy()
+        self._start = self.model.params.copy()
         self._grad_sq = dict.fromkeys(self._slices, 0.0)
         self._batches = 0
         self._alive, self._saturated, self._seen = {}, {}, {}
 
     def on_batch_end(self, batch, logs=None):
-        grads = self.model._grads
+        grads = self.model.grads
         for name, part in self._slices.items():
             g = grads[part]
             self._grad_sq[name] += float(xp.sqrt(xp.dot(g, g)))
@@ -65,14 +63,22 @@ class GradientStats(Callback):
                 self._seen[layer] = self._seen.get(layer, 0) + out.size
 
     def _activations(self):
+        """``(layer, activation, output)`` of this batch for the layers that end in ReLU,
+        sigmoid or tanh; a fused output layer left its output to the loss, so it is computed
+        from the layer's logits here."""
         for layer in self.model.layers:
-            fn = getattr(layer, "activation", None)
-            out = getattr(layer, "_out", None)
-            if fn is not None and out is not None and fn.name in ("relu", "sigmoid", "tanh"):
+            fn = layer.activation
+            if fn is None or fn.name not in ("relu", "sigmoid", "tanh"):
+                continue
+            fields = layer.trace_fields()
+            out = fields.get("out")
+            if out is None and fields.get("Z") is not None:
+                out = fn.value(fields["Z"])
+            if out is not None:
                 yield layer.name, fn.name, out
 
     def on_epoch_end(self, epoch, logs=None):
-        params = self.model._params
+        params = self.model.params
         for name, part in self._slices.items():
             start, now = self._start[part], params[part]
             norm = float(xp.sqrt(xp.dot(now, now)))

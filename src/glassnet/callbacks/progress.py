@@ -24,7 +24,7 @@ class ProgressLogger(Callback):
 
     def on_batch_end(self, batch, logs=None):
         if self.verbose >= 2:
-            grads = self.model._grads
+            grads = self.model.grads
             norm = float(xp.sqrt(xp.dot(grads, grads)))
             self._print(f"  batch {batch + 1}/{self.params['steps']} - loss: {logs['loss']:.4f}"
                         f" - grad norm: {norm:.4g}")

@@ -129,12 +129,12 @@ class EarlyStopping(Callback):
         value = logs[self.monitor]
         if self.restore_best_weights and self.best_weights is None:
             # As Keras: the first monitored epoch's weights, in case none ever improves.
-            self.best_weights, self.best_epoch = self.model._params.copy(), epoch
+            self.best_weights, self.best_epoch = self.model.params.copy(), epoch
         self.wait += 1
         if self._monitor.improved(logs):
             self.best_epoch = epoch
             if self.restore_best_weights:
-                self.best_weights = self.model._params.copy()
+                self.best_weights = self.model.params.copy()
             if self.baseline is None or self._monitor.beats(value, self.baseline):
                 self.wait = 0
             return
@@ -157,7 +157,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
-            self.model._params[...] = self.best_weights
+            self.model.params[...] = self.best_weights
 
 
 class TargetLoss(Callback):

@@ -92,10 +92,10 @@ class _PenalizedNet(Sequential):
         self.alpha, self.scale = alpha, scale
         self.value_scale = scale if value_scale is None else value_scale
 
-    def _loss_and_gradients(self, X, T, sample_weight=None, training=True):
-        loss = super()._loss_and_gradients(X, T, sample_weight, training) * self.value_scale
+    def loss_and_gradients(self, X, T, sample_weight=None, training=True):
+        loss = super().loss_and_gradients(X, T, sample_weight, training) * self.value_scale
         if self.scale != 1.0:
-            self._grads *= self.scale
+            self.grads *= self.scale
         n = len(X) if sample_weight is None else float(sample_weight.sum())
         if self.alpha and n > 0:
             for layer in self.layers:
@@ -144,7 +144,7 @@ class _SklearnIterations(Callback):
                 est._no_improvement_count = 0
             if value > est.best_validation_score_:
                 est.best_validation_score_ = value
-                est._best_params = net._params.copy()
+                est._best_params = net.params.copy()
         else:
             if est.loss_ > est.best_loss_ - est.tol:
                 est._no_improvement_count += 1
@@ -307,12 +307,12 @@ class _BaseMLP(BaseEstimator):
                 # scikit-learn starts a new optimizer on every fit, warm start included
                 # (learning rate, velocity and Adam's moments afresh); partial_fit keeps it.
                 self.model_.optimizer = self._optimizer()
-                self.model_.optimizer.build(self.model_._params)
+                self.model_.optimizer.build(self.model_.params)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, T, sample_weight)
         else:
             self._fit_stochastic(X, T, y, sample_weight, incremental)
-        if not np.isfinite(self.model_._params).all():
+        if not np.isfinite(self.model_.params).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
         return self
@@ -325,19 +325,19 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, T, sample_weight):
         net = self.model_
-        X, T, sample_weight = net._prepare(X, T, sample_weight)
-        X = net._as_dtype(X)
+        X, T, sample_weight = net.prepare(X, T, sample_weight)
+        X = net.as_input(X)
 
         def loss_and_grad(x):
-            net._params[...] = x
-            loss = net._loss_and_gradients(X, T, sample_weight, training=False)
-            return loss, net._grads.astype(np.float64)
+            net.params[...] = x
+            loss = net.loss_and_gradients(X, T, sample_weight, training=False)
+            return loss, net.grads.astype(np.float64)
 
         result = scipy.optimize.minimize(
-            loss_and_grad, net._params.astype(np.float64), method="L-BFGS-B", jac=True,
+            loss_and_grad, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
         )
-        net._params[...] = result.x
+        net.params[...] = result.x
         self.n_iter_ = min(int(result.nit), self.max_iter)
         if result.status != 0:
             warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
@@ -352,7 +352,7 @@ class _BaseMLP(BaseEstimator):
         val = None
         if self.early_stopping:
             arrays = [X, T] + ([] if sample_weight is None else [sample_weight])
-            seed = int(net._rng.integers(2**31 - 1))
+            seed = int(net.rng.integers(2**31 - 1))
             try:
                 parts = train_test_split(*arrays, random_state=seed, stratify=self._stratify(y),
                                          test_size=self.validation_fraction)
@@ -368,7 +368,7 @@ class _BaseMLP(BaseEstimator):
                                  "'validation_fraction' or the size of your dataset.")
             val = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
             if not hasattr(self, "_best_params"):
-                self._best_params = net._params.copy()
+                self._best_params = net.params.copy()
         n = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n)
@@ -394,7 +394,7 @@ class _BaseMLP(BaseEstimator):
                           "and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=3)
         if self.early_stopping:
-            net._params[...] = self._best_params
+            net.params[...] = self._best_params
 
     # -- the fitted network as scikit-learn's attributes --------------------------------
     @property

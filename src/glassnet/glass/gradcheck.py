@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Dropout
-
 
 def numerical_gradient(f, x, eps=1e-5):
     """The central-difference gradient of the scalar function ``f()`` with respect to the
@@ -73,27 +71,21 @@ def gradcheck(net, X, y, sample_weight=None, eps=1e-5, training=False) -> dict:
     if not net.built:
         net.build(np.asarray(X).shape[1:])
     twin = net.copy(dtype="float64")
-    X, T, sw = twin._prepare(X, y, sample_weight)
-    X = twin._as_dtype(X)
+    X, T, sw = twin.prepare(X, y, sample_weight)
+    X = twin.as_input(X)
     if training:
-        dropouts = [(mine, theirs) for mine, theirs in zip(twin.layers, net.layers)
-                    if isinstance(mine, Dropout)]
-        for mine, theirs in dropouts:
-            mine.fix_mask(theirs.fixed_keep)
-        twin._forward_to_loss(X, True)
-        for mine, _ in dropouts:  # hold each drawn mask fixed for the differences
-            if mine.fixed_keep is None and mine._mask is not None:
-                mine.fix_mask(mine._mask != 0)
-    twin._loss_and_gradients(X, T, sw, training=training)
-    analytic = twin._grads.copy()
+        for mine, theirs in zip(twin.layers, net.layers):
+            mine.copy_randomness(theirs)  # a mask the user fixed on the network
+        twin.forward(X, training=True)
+        for layer in twin.layers:  # then every draw of this pass held for the differences
+            layer.hold_randomness()
+    twin.loss_and_gradients(X, T, sw, training=training)
+    analytic = twin.grads.copy()
 
     def loss():
-        out = twin._forward_to_loss(X, training)
-        if twin._fused:
-            return twin.loss.fused(out.copy(), T, twin.output_activation(), sw)[0]
-        return twin.loss.value(out, T, sw)
+        return twin.loss_value(X, T, sw, training)
 
-    numeric = numerical_gradient(loss, twin._params, eps)
+    numeric = numerical_gradient(loss, twin.params, eps)
     errors, offset = {}, 0
     for name, p in zip(twin.parameter_names(), twin.parameters()):
         part = slice(offset, offset + p.size)

@@ -147,7 +147,7 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
     if learning_rate is not None:
         twin.optimizer.learning_rate = learning_rate
     lr = twin.optimizer.current_learning_rate
-    Xp, T, sw = twin._prepare(X, y, sample_weight)
+    Xp, T, sw = twin.prepare(X, y, sample_weight)
     Xp = Xp.astype(np.float64)
 
     layers, A = [], Xp
@@ -174,7 +174,7 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
         A = record.out
 
     # What fit computes: the loss and the gradients in the flat buffer.
-    loss = twin._loss_and_gradients(Xp, T, sw, training=False)
+    loss = twin.loss_and_gradients(Xp, T, sw, training=False)
     dL_doutput = twin.loss.gradient(A, T, sw)
     grad = dL_doutput
     for record, layer in zip(reversed(layers), reversed(twin.layers)):
@@ -192,7 +192,7 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
             record.dA = layer.backward(grad)
         grad = record.dA
 
-    twin.optimizer.step(twin._params, twin._grads)
+    twin.optimizer.step(twin.params, twin.grads)
     for record, layer in zip(layers, twin.layers):
         if record.kind == "dense":
             record.W_new, record.b_new = layer.W.copy(), layer.b.copy()
@@ -201,11 +201,11 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
                       loss_name=twin.loss.name, dL_doutput=dL_doutput,
                       optimizer=repr(net.optimizer), learning_rate=lr, loss_after=loss_after)
     if apply:
-        X_real, T_real, sw_real = net._prepare(X, y, sample_weight)
+        X_real, T_real, sw_real = net.prepare(X, y, sample_weight)
         saved = net.optimizer.learning_rate
         if learning_rate is not None:
             net.optimizer.learning_rate = learning_rate
-        net.train_on_batch(net._as_dtype(X_real), T_real, sw_real)
+        net.train_on_batch(net.as_input(X_real), T_real, sw_real)
         net.optimizer.learning_rate = saved
         trace.applied = True
     return trace

@@ -27,7 +27,7 @@ MAX_MEMBERS = 16
 MAX_ARRAYS = 4096
 MAX_RATIO = 50  # the largest compression ratio believed (text compresses ~10x, floats ~1x)
 NPY_SLACK = 1024  # per array: the .npy header and the inner zip's headers
-MEMBERS = ("config.json", "weights.npz", "optimizer.npz")
+MEMBERS = ("config.json", "weights.npz", "state.npz", "optimizer.npz")
 
 
 def npz_bytes(arrays: dict) -> bytes:
@@ -39,7 +39,9 @@ def npz_bytes(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
-def write_atomic(path, config, weights, state):
+def write_atomic(path, config, arrays):
+    """Write ``config.json`` and one ``.npz`` member per ``{member: {name: array}}`` of
+    ``arrays`` to ``path``, atomically."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ModelFileError(f"{path!r} is a directory; give a file name like 'model.glassnet'.")
@@ -50,8 +52,8 @@ def write_atomic(path, config, weights, state):
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
                 zf.writestr("config.json", payload, zipfile.ZIP_DEFLATED)
-                zf.writestr("weights.npz", npz_bytes(weights))
-                zf.writestr("optimizer.npz", npz_bytes(state))
+                for member, named in arrays.items():
+                    zf.writestr(member, npz_bytes(named))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -10,6 +10,8 @@ Members (nothing else is accepted):
   (``epochs_done`` and the random generator's state, for an exact resume), and for the
   estimators ``estimator`` (``get_params()``, ``classes_``, fitted attributes).
 - ``weights.npz``: one ``.npy`` per parameter (``dense.W``, ``dense.b``, ...).
+- ``state.npz`` (format version 2 on): one ``.npy`` per non-trainable array of the layers
+  (batch normalization's moving statistics), listed as ``[name, shape]`` in ``state``.
 - ``optimizer.npz``: one flat ``.npy`` per optimizer state buffer (``m``, ``v``, ...).
 
 Loading never unpickles (``.npy`` headers are read and checked before any data,
@@ -46,13 +48,15 @@ from .container import (
     zip_members,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The members of each format version (1: no layer state).
+MEMBERS_BY_VERSION = {1: ("config.json", "weights.npz", "optimizer.npz"), 2: MEMBERS}
 KINDS = ("Sequential", "MLPClassifier", "MLPRegressor")
 
 
-def network_config(net, epochs_done=0) -> tuple[dict, dict, dict]:
-    """``(config, weights, optimizer_state)`` of a built ``Sequential``."""
-    net._check_built()
+def network_config(net, epochs_done=0) -> tuple[dict, dict, dict, dict]:
+    """``(config, weights, layer_state, optimizer_state)`` of a built network."""
+    net.check_built()
     random_state = net.random_state
     if not (random_state is None or isinstance(random_state, (int, np.integer))):
         random_state = None  # a Generator: its exact state is stored below
@@ -68,17 +72,24 @@ def network_config(net, epochs_done=0) -> tuple[dict, dict, dict]:
             "random_state": None if random_state is None else int(random_state),
         },
         "weights": [[n, list(p.shape)] for n, p in zip(net.parameter_names(), net.parameters())],
+        "state": [[n, list(a.shape)] for n, a in zip(net.state_names(), layer_state(net))],
         "optimizer_state": {
             "iterations": int(opt.iterations),
             "buffers": [[k, int(v.size)] for k, v in state.items()],
         },
         "training": {
             "epochs_done": int(epochs_done),
-            "rng_state": net._rng.bit_generator.state,
+            "rng_state": net.rng.bit_generator.state,
         },
     }
     weights = dict(zip(net.parameter_names(), net.get_weights()))
-    return config, weights, state
+    layers_state = dict(zip(net.state_names(), (a.copy() for a in layer_state(net))))
+    return config, weights, layers_state, state
+
+
+def layer_state(net):
+    """The layers' non-trainable arrays, in the order of ``net.state_names()``."""
+    return [a for layer in net.layers for a in layer.state]
 
 
 def save_network(net, path, *, kind="Sequential", epochs_done=None, extra=None):
@@ -106,10 +117,11 @@ def save_network(net, path, *, kind="Sequential", epochs_done=None, extra=None):
     """
     if epochs_done is None:
         epochs_done = getattr(net, "epochs_done", 0)
-    config, weights, state = network_config(net, epochs_done)
+    config, weights, layers_state, state = network_config(net, epochs_done)
     header = {"format": "glassnet", "format_version": FORMAT_VERSION,
               "glassnet_version": __version__, "kind": kind}
-    write_atomic(path, {**header, **config, **(extra or {})}, weights, state)
+    write_atomic(path, {**header, **config, **(extra or {})},
+                 {"weights.npz": weights, "state.npz": layers_state, "optimizer.npz": state})
 
 
 
@@ -123,12 +135,12 @@ def architecture(net):
 
 def transplant(saved, net):
     """Copy weights, optimizer state, generator state and epoch count from ``saved``."""
-    net._params[...] = saved._params
-    net.optimizer.build(net._params)
+    net.params[...] = saved.params
+    net.optimizer.build(net.params)
     for name, buf in saved.optimizer.state.items():
         net.optimizer.state[name][...] = buf
     net.optimizer.iterations = saved.optimizer.iterations
-    net._rng.bit_generator.state = saved._rng.bit_generator.state
+    net.rng.bit_generator.state = saved.rng.bit_generator.state
     net.epochs_done = saved.epochs_done
 
 
@@ -168,12 +180,24 @@ def _check_config(config):
                       ("training", dict)):
         if not isinstance(config.get(key), kind):
             raise ModelFileError(f"config.json: {key!r} must be a {kind.__name__}.")
-    if len(config["weights"]) > MAX_ARRAYS:
+    if version >= 2 and not isinstance(config.get("state"), list):
+        raise ModelFileError("config.json: 'state' must be a list.")
+    if len(config["weights"]) + len(config.get("state", [])) > MAX_ARRAYS:
         raise ModelFileError("config.json lists too many weight arrays.")
     if config.get("kind") not in KINDS:
         raise ModelFileError(
             f"config.json: unknown model kind {config.get('kind')!r:.80}; expected one of {KINDS}."
         )
+
+
+def _array_specs(entries, what):
+    """``[(name, shape)]`` from the config's ``[[name, shape], ...]`` list."""
+    specs = []
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise ModelFileError(f"config.json: a {what} entry must be [name, shape]: {entry!r}")
+        specs.append((entry[0], check_shape(entry[1], f"{what}[{entry[0]!r}]")))
+    return specs
 
 
 def _build_network(config, network_class):
@@ -187,69 +211,89 @@ def _build_network(config, network_class):
     input_shape = check_shape(spec.get("input_shape"), "network.input_shape")
     if not input_shape:
         raise ModelFileError("config.json: network.input_shape is empty.")
-    specs = []
-    for entry in config["weights"]:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
-            raise ModelFileError(f"config.json: a weights entry must be [name, shape]: {entry!r}")
-        specs.append((entry[0], check_shape(entry[1], f"weights[{entry[0]!r}]")))
-    n_in, layout = math.prod(input_shape), []
-    for layer in layers:
-        layout += [shape for _, shape in layer.param_shapes(n_in)]
-        n_in = layer.output_dim(n_in)
-    if [s for _, s in specs] != layout:
-        raise ModelFileError(
-            "config.json: the weight shapes do not match the layers "
-            f"({[s for _, s in specs][:6]} vs {layout[:6]})."
-        )
+    specs = _array_specs(config["weights"], "weights")
+    state_specs = _array_specs(config.get("state", []), "state")
+    shape, layout, state_layout = input_shape, [], []
+    for layer in layers:  # the shapes the layers would allocate, before they do
+        layout += [tuple(p.shape) for p in layer.param_specs(shape)]
+        state_layout += [tuple(p.shape) for p in layer.state_specs(shape)]
+        shape = layer.build(shape)
+    for what, got, expected in (("weight", specs, layout), ("state", state_specs, state_layout)):
+        if [s for _, s in got] != expected:
+            raise ModelFileError(
+                f"config.json: the {what} shapes do not match the layers "
+                f"({[s for _, s in got][:6]} vs {expected[:6]})."
+            )
     random_state = spec.get("random_state")
     if random_state is not None and (not isinstance(random_state, int)
                                      or isinstance(random_state, bool)):
         raise ModelFileError(f"network.random_state must be an int or null, got {random_state!r}.")
     net = network_class(layers, loss=spec.get("loss"), optimizer=spec.get("optimizer"),
-                     random_state=random_state, dtype=dtype)
-    return net, input_shape, specs
+                        random_state=random_state, dtype=dtype)
+    return net, input_shape, specs, state_specs
 
 
-def _restore(net, input_shape, specs, weights, opt_specs, opt_state, config):
+def _restore(net, input_shape, arrays, config):
     net.build(input_shape)
-    if net.parameter_names() != [n for n, _ in specs]:
-        raise ModelFileError("config.json: the weight names do not match the layers.")
-    net.set_weights([weights[n] for n, _ in specs])
+    weights, layers_state, opt_state = arrays
+    for what, names, saved in (("weight", net.parameter_names(), weights),
+                               ("state", net.state_names(), layers_state)):
+        if names != list(saved):
+            raise ModelFileError(f"config.json: the {what} names do not match the layers.")
+    net.set_weights(list(weights.values()))
+    for view, value in zip(layer_state(net), layers_state.values()):
+        view[...] = value
     opt = net.optimizer
-    if sorted(opt.state) != sorted(n for n, _ in opt_specs):
+    if sorted(opt.state) != sorted(opt_state):
         raise ModelFileError(
-            f"optimizer.npz holds {[n for n, _ in opt_specs]}, but {type(opt).__name__} "
+            f"optimizer.npz holds {list(opt_state)}, but {type(opt).__name__} "
             f"keeps {sorted(opt.state)}."
         )
-    for name, _ in opt_specs:
-        opt.state[name][...] = opt_state[name]
+    for name, value in opt_state.items():
+        opt.state[name][...] = value
     opt.iterations = count(config["optimizer_state"].get("iterations"),
-                            "optimizer_state.iterations")
+                           "optimizer_state.iterations")
     training = config["training"]
     net.epochs_done = count(training.get("epochs_done", 0), "training.epochs_done")
     rng_state = training.get("rng_state")
     if rng_state is not None:
         if not isinstance(rng_state, dict) or \
-                rng_state.get("bit_generator") != type(net._rng.bit_generator).__name__:
+                rng_state.get("bit_generator") != type(net.rng.bit_generator).__name__:
             raise ModelFileError("training.rng_state is not a state of the network's generator.")
-        net._rng.bit_generator.state = rng_state
+        net.rng.bit_generator.state = rng_state
     return net
+
+
+def _read_arrays(zf, infos, member, specs, dtype):
+    limit = sum(math.prod(s) * dtype.itemsize + NPY_SLACK for _, s in specs) + NPY_SLACK
+    data = read_member(zf, infos[member], limit, member)
+    return read_npz(data, specs, dtype, member)
 
 
 def _load_parts(path, network_class=Network):
     with open_container(path) as zf:
-        infos = zip_members(zf, list(MEMBERS), "the file")
+        # Version 1 files have no state.npz; which members must be there is checked against
+        # the version the config states, once it is read.
+        version_members = MEMBERS_BY_VERSION[2 if "state.npz" in zf.namelist() else 1]
+        infos = zip_members(zf, list(version_members), "the file")
         raw = read_member(zf, infos["config.json"], MAX_CONFIG_BYTES, "config.json")
         try:
             config = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelFileError(f"config.json is not valid JSON: {exc}") from None
         _check_config(config)
-        net, input_shape, specs = _build_network(config, network_class)
+        if version_members != MEMBERS_BY_VERSION[config["format_version"]]:
+            raise ModelFileError(
+                f"a file of format version {config['format_version']} holds "
+                f"{list(MEMBERS_BY_VERSION[config['format_version']])}, this one "
+                f"{list(version_members)}."
+            )
+        net, input_shape, specs, state_specs = _build_network(config, network_class)
         dtype = net.dtype
-        limit = sum(math.prod(s) * dtype.itemsize + NPY_SLACK for _, s in specs) + NPY_SLACK
-        data = read_member(zf, infos["weights.npz"], limit, "weights.npz")
-        weights = read_npz(data, specs, dtype, "weights.npz")
+        weights = _read_arrays(zf, infos, "weights.npz", specs, dtype)
+        layers_state = {}
+        if "state.npz" in infos:
+            layers_state = _read_arrays(zf, infos, "state.npz", state_specs, dtype)
         buffers = config["optimizer_state"].get("buffers")
         if not isinstance(buffers, list) or len(buffers) > 8 or not all(
                 isinstance(b, list) and len(b) == 2 and isinstance(b[0], str) for b in buffers):
@@ -257,11 +301,9 @@ def _load_parts(path, network_class=Network):
         size = sum(math.prod(s) for _, s in specs)
         if any(b[1] != size for b in buffers):
             raise ModelFileError(f"optimizer state buffers must each hold {size} values.")
-        opt_specs = [(b[0], (size,)) for b in buffers]
-        limit = len(opt_specs) * (size * dtype.itemsize + NPY_SLACK) + NPY_SLACK
-        data = read_member(zf, infos["optimizer.npz"], limit, "optimizer.npz")
-        opt_state = read_npz(data, opt_specs, dtype, "optimizer.npz")
-    net = _restore(net, input_shape, specs, weights, opt_specs, opt_state, config)
+        opt_state = _read_arrays(zf, infos, "optimizer.npz", [(b[0], (size,)) for b in buffers],
+                                 dtype)
+    net = _restore(net, input_shape, (weights, layers_state, opt_state), config)
     return config, net
 
 

@@ -1,23 +1,15 @@
-"""The core layers: one small class each, ``forward`` and directly below it ``backward``.
-
-A layer maps ``A`` of shape ``(n_samples, n_in)`` to ``(n_samples, n_out)``.
-``forward(A, training)`` caches what ``backward`` needs; ``backward(dOut)`` fills the
-layer's parameter gradients and returns ``dL/dA``. ``params`` and ``grads`` are
-parallel lists of arrays; inside a network they are views into its one flat
-parameter (and gradient) buffer, so an optimizer step is a whole-buffer update.
-
-During training a layer writes its outputs into work buffers it keeps per batch
-shape, so the hot path allocates nothing; outside training it returns new arrays.
-"""
+"""The core layers, one small class each, ``forward`` and directly below it ``backward``:
+``Dense``, the activation layers, ``Flatten``, ``Dropout``. The protocol is in ``base``."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
-from ..backend import check_fraction, xp
+from ..backend import check_fraction
 from ..ops import activations as act
 from ..ops.initializers import get_initializer
-from .base import Layer
+from .base import Layer, ParamSpec
 
 
 class Dense(Layer):
@@ -73,15 +65,26 @@ class Dense(Layer):
         self._initializer_names = (kernel_initializer, bias_initializer)
         self._ones = None  # a column of ones for dL/db, kept per batch size
 
-    def param_shapes(self, n_in):
-        return [("W", (n_in, self.units)), ("b", (self.units,))]
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 1:
+            raise ValueError(
+                "Dense takes vectors (samples of shape (n_features,)): put glassnet.Flatten() "
+                f"before it to turn each sample into a vector of {math.prod(input_shape)} "
+                "features."
+            )
+        if self.input_dim is not None and self.input_dim != input_shape[0]:
+            raise ValueError(
+                f"Layer {self!r} was declared with input_dim={self.input_dim}, but it "
+                f"receives {input_shape[0]} features."
+            )
+        self.input_shape, self.output_shape = input_shape, (self.units,)
+        return self.output_shape
 
-    def output_dim(self, n_in):
-        return self.units
-
-    def initialize(self, rng, dtype):
-        self.W[...] = self.kernel_initializer(self.W.shape, rng, dtype)
-        self.b[...] = self.bias_initializer(self.b.shape, rng, dtype)
+    def param_specs(self, input_shape):
+        n_in, n_out = input_shape[0], self.units
+        return [ParamSpec("W", (n_in, n_out), self.kernel_initializer, (n_in, n_out)),
+                ParamSpec("b", (n_out,), self.bias_initializer, (n_out, n_out))]
 
     @property
     def W(self):
@@ -92,10 +95,12 @@ class Dense(Layer):
         return self.params[1]
 
     def forward(self, A, training=False, activate=True):
-        self._A = A
+        xp = self.xp
+        self._A, self._Z, self._out = A, None, None
         Z = xp.matmul(A, self.W, out=self._buffer("Z", (len(A), self.units), A.dtype, training))
         if self.activation is None or not activate:
             Z += self.b
+            self._Z = Z
             return Z
         self._Z = Z
         out = self._buffer("out", Z.shape, Z.dtype, training)
@@ -103,6 +108,7 @@ class Dense(Layer):
         return self._out
 
     def backward(self, dOut, need_input_grad=True, activate=True):
+        xp = self.xp
         if self.activation is None or not activate:
             delta = dOut
         else:
@@ -115,10 +121,15 @@ class Dense(Layer):
         if ones is None or len(ones) != len(delta) or ones.dtype != delta.dtype:
             ones = self._ones = xp.ones(len(delta), dtype=delta.dtype)
         xp.matmul(ones, delta, out=gb)
+        self._delta = delta
         if not need_input_grad:
             return None
         shape = (len(delta), self.W.shape[0])
         return xp.matmul(delta, self.W.T, out=self._buffer("dA", shape, delta.dtype, True))
+
+    def trace_fields(self):
+        return {"A": self._A, "W": self.W, "b": self.b, "Z": self._Z, "out": self._out,
+                "delta": getattr(self, "_delta", None), "dW": self.grads[0], "db": self.grads[1]}
 
     def get_config(self):
         def name_or_none(init):
@@ -151,15 +162,22 @@ class Activation(Layer):
         super().__init__()
         self.activation = act.get_activation(activation)
 
-    def forward(self, A, training=False):
-        self._Z = A
+    def forward(self, A, training=False, activate=True):
+        self._Z, self._out = A, None
+        if not activate:
+            return A
         out = self._buffer("out", A.shape, A.dtype, training)
         self._out = self.activation.value(A, out=out)
         return self._out
 
-    def backward(self, dOut, need_input_grad=True):
+    def backward(self, dOut, need_input_grad=True, activate=True):
+        if not activate:
+            return dOut
         buf = self._buffer("dA", dOut.shape, dOut.dtype, True)
         return self.activation.backward(dOut, self._Z, self._out, out=buf)
+
+    def trace_fields(self):
+        return {"A": self._Z, "Z": self._Z, "out": self._out}
 
     def get_config(self):
         return {"class_name": "Activation", "activation": self.activation.get_config()}
@@ -236,11 +254,15 @@ class Flatten(Layer):
 
     kind = "flatten"
 
-    def forward(self, A, training=False):
+    def build(self, input_shape):
+        self.input_shape, self.output_shape = tuple(input_shape), (math.prod(input_shape),)
+        return self.output_shape
+
+    def forward(self, A, training=False, activate=True):
         self._shape = A.shape
         return A.reshape(len(A), -1)
 
-    def backward(self, dOut, need_input_grad=True):
+    def backward(self, dOut, need_input_grad=True, activate=True):
         return dOut.reshape(self._shape)
 
     @classmethod
@@ -266,20 +288,27 @@ class Dropout(Layer):
     def __init__(self, rate: float):
         super().__init__()
         self.rate = check_fraction("rate", rate, low_open=False)
-        self.rng = None  # the network's Generator, set when it is built
 
     def fix_mask(self, keep):
         """Use ``keep`` (0/1 or booleans, of the shape of this layer's input) as ``M`` in
         every training pass from now on; ``None`` draws a fresh mask per pass again.
         """
         if keep is not None:
-            keep = xp.asarray(keep)
-            if not xp.isin(keep, (0, 1)).all():
+            keep = self.xp.asarray(keep)
+            if not self.xp.isin(keep, (0, 1)).all():
                 raise ValueError("A dropout mask must hold only 0 (dropped) and 1 (kept).")
             keep = keep.astype(bool)
         self.fixed_keep = keep
 
-    def forward(self, A, training=False):
+    def hold_randomness(self):
+        if self.fixed_keep is None and getattr(self, "_mask", None) is not None:
+            self.fix_mask(self._mask != 0)
+
+    def copy_randomness(self, other):
+        self.fix_mask(other.fixed_keep)
+
+    def forward(self, A, training=False, activate=True):
+        xp = self.xp
         if not training or self.rate == 0:
             self._mask = None
             return A
@@ -300,10 +329,11 @@ class Dropout(Layer):
         self._mask = mask
         return xp.multiply(A, mask, out=self._buffer("out", A.shape, A.dtype, True))
 
-    def backward(self, dOut, need_input_grad=True):
+    def backward(self, dOut, need_input_grad=True, activate=True):
         if self._mask is None:
             return dOut
-        return xp.multiply(dOut, self._mask, out=self._buffer("dA", dOut.shape, dOut.dtype, True))
+        buf = self._buffer("dA", dOut.shape, dOut.dtype, True)
+        return self.xp.multiply(dOut, self._mask, out=buf)
 
     def get_config(self):
         return {"class_name": "Dropout", "rate": self.rate}

@@ -1,8 +1,10 @@
-"""Weight initializers: ``init(shape, rng, dtype) -> array``.
+"""Weight initializers: ``init(shape, rng, dtype, fans=None) -> array``.
 
-``fan_in``/``fan_out`` are ``shape[0]``/``shape[1]`` of a ``(n_in, n_out)`` kernel
-(both ``shape[0]`` for a bias vector). Every random draw comes from the network's
-one ``numpy.random.Generator``, so ``random_state`` fixes them all.
+``fans`` is ``(fan_in, fan_out)`` from the layer's parameter spec (for a convolution
+kernel, the receptive field times the channels in and out); without it they are
+``shape[0]``/``shape[1]`` of a ``(n_in, n_out)`` kernel (both ``shape[0]`` for a bias).
+Every random draw comes from the network's one ``numpy.random.Generator``, so
+``random_state`` fixes them all.
 
 - Glorot (Xavier): ``U(-sqrt(6 / (fan_in + fan_out)), +...)`` or ``N(0, 2 / (fan_in + fan_out))``;
   `Glorot & Bengio 2010 <https://proceedings.mlr.press/v9/glorot10a.html>`_.
@@ -37,8 +39,8 @@ class VarianceScaling:
     def __init__(self, scale: float, mode: str, distribution: str):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
-    def __call__(self, shape, rng, dtype):
-        fan_in, fan_out = _fans(shape)
+    def __call__(self, shape, rng, dtype, fans=None):
+        fan_in, fan_out = _fans(shape) if fans is None else fans
         fan = fan_in if self.mode == "fan_in" else (fan_in + fan_out) / 2.0
         variance = self.scale / max(fan, 1)
         if self.distribution == "uniform":
@@ -55,7 +57,7 @@ class Constant:
     def __init__(self, value: float):
         self.value = value
 
-    def __call__(self, shape, rng, dtype):
+    def __call__(self, shape, rng, dtype, fans=None):
         return xp.full(shape, self.value, dtype=dtype)
 
 
@@ -65,7 +67,7 @@ class Explicit:
     def __init__(self, values):
         self.values = values
 
-    def __call__(self, shape, rng, dtype):
+    def __call__(self, shape, rng, dtype, fans=None):
         if self.values.shape != tuple(shape):
             raise ValueError(
                 f"An explicit initial array has shape {self.values.shape}, but the parameter "
@@ -86,6 +88,18 @@ INITIALIZERS = {
     "zeros": Constant(0.0),
     "ones": Constant(1.0),
 }
+
+
+#: The initializer classes that take the spec's fans (a user's callable may not).
+_TAKE_FANS = (VarianceScaling, Constant, Explicit)
+
+
+def initial_values(spec, rng, dtype):
+    """The starting values of the parameter ``spec`` (a layer's ``ParamSpec``)."""
+    init = spec.initializer
+    if isinstance(init, _TAKE_FANS):
+        return init(spec.shape, rng, dtype, fans=spec.fans)
+    return init(spec.shape, rng, dtype)
 
 
 def get_initializer(initializer):

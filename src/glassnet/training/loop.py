@@ -36,7 +36,7 @@ def _split(net, X, T, sw, validation_split, validation_data):
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be a tuple (X_val, y_val[, sample_weight]).")
-        return (X, T, sw), net._prepare(*validation_data)
+        return (X, T, sw), net.prepare(*validation_data)
     if not validation_split:
         return (X, T, sw), None
     split = check_fraction("validation_split", validation_split)
@@ -68,7 +68,7 @@ def _gather(A, idx, buffers, key, dtype):
 def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
     """Loss and accuracy / R² on prepared arrays, predicting in chunks."""
     P = xp.concatenate([
-        net.forward(net._as_dtype(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
+        net.forward(net.as_input(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
     ])
     result = {"loss": net.loss.value(P, T, sw)}
     if net.loss.is_classification:
@@ -111,9 +111,9 @@ def _restore_finite(net, snapshot):
     """Put back ``snapshot`` (the weights at the start of the epoch) if the weights are not
     all finite; return a phrase saying which weights were kept.
     """
-    if all_finite(net._params):
+    if all_finite(net.params):
         return "the last finite weights"
-    net._params[...] = snapshot
+    net.params[...] = snapshot
     return "the weights from the start of that epoch"
 
 
@@ -173,7 +173,7 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise ValueError(f"callbacks must be glassnet Callback instances, got {cb!r}.")
-    X, T, sw = net._prepare(X, y, sample_weight)
+    X, T, sw = net.prepare(X, y, sample_weight)
     (X, T, sw), val = _split(net, X, T, sw, validation_split, validation_data)
     first_epoch = 0
     if resume_from is not None:
@@ -183,7 +183,7 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     n = len(X)
     bs = n if batch_size is None else min(batch_size, n)
     if bs == n:  # full batch: one cast, outside the loop
-        X = net._as_dtype(X)
+        X = net.as_input(X)
 
     history = History()
     extra = [] if target_loss is None else [TargetLoss(target_loss)]
@@ -207,11 +207,11 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
                 problem, best = _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle,
                                            callbacks, buffers, best, ctrl_c)
                 if ctrl_c.requested and not problem:  # pressed during validation/callbacks
-                    problem = ("interrupted", epoch, None, net._params.copy())
+                    problem = ("interrupted", epoch, None, net.params.copy())
                 if problem or net.stop_training:
                     break
         except KeyboardInterrupt:  # raised by a second Ctrl-C or a user's handler
-            problem = ("interrupted", epoch, None, net._params.copy())
+            problem = ("interrupted", epoch, None, net.params.copy())
     if problem and problem[0] == "interrupted":
         _finish_interrupted(net, history, problem, best)
     elif problem:
@@ -240,10 +240,10 @@ def _finish_interrupted(net, history, problem, best):
     _, epoch, batch, snapshot = problem
     kept = "the last weights"
     if best[1] is not None:
-        net._params[...] = best[1]
+        net.params[...] = best[1]
         kept = f"the weights of epoch {best[2] + 1} (best val_loss {best[0]:.6g})"
-    elif not all_finite(net._params):
-        net._params[...] = snapshot
+    elif not all_finite(net.params):
+        net.params[...] = snapshot
         kept = "the weights from the start of that epoch"
     where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
     net.stop_training = True
@@ -256,27 +256,27 @@ def _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle, callbacks, buffers, be
     """One pass over the data; returns ``(problem, best)``, ``problem`` None when all went
     well, else ``(kind, where, loss, snapshot)``.
     """
-    snapshot = net._params.copy()  # finite weights to fall back on (one copy per epoch)
+    snapshot = net.params.copy()  # finite weights to fall back on (one copy per epoch)
     start_time = time.perf_counter()
     for cb in callbacks:
         cb.on_epoch_begin(epoch)
-    order = net._rng.permutation(n) if shuffle and bs < n else None
+    order = net.rng.permutation(n) if shuffle and bs < n else None
     lr = net.optimizer.current_learning_rate
     total, seen = 0.0, 0
     for batch, start in enumerate(range(0, n, bs)):
         if order is None:
             rows = slice(start, start + bs)
-            Xb, Tb = net._as_dtype(X[rows]), T[rows]
+            Xb, Tb = net.as_input(X[rows]), T[rows]
             swb = None if sw is None else sw[rows]
         else:
             idx = order[start : start + bs]
             Xb = _gather(X, idx, buffers, "X", net.dtype)
             Tb = _gather(T, idx, buffers, "T", T.dtype)
             swb = None if sw is None else sw[idx]
-        loss = net._loss_and_gradients(Xb, Tb, swb)
+        loss = net.loss_and_gradients(Xb, Tb, swb)
         if not math.isfinite(loss):
             return ("diverged", (epoch, batch), loss, snapshot), best
-        net.optimizer.step(net._params, net._grads)
+        net.apply_gradients()
         size = len(Xb) if swb is None else float(swb.sum())
         total, seen = total + loss * size, seen + size
         for cb in callbacks:
@@ -285,14 +285,14 @@ def _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle, callbacks, buffers, be
             return ("interrupted", epoch, batch, snapshot), best
         if net.stop_training:
             break
-    if not all_finite(net._params):
+    if not all_finite(net.params):
         return ("diverged", (epoch, batch), "non-finite weights", snapshot), best
     logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
     if val is not None:
         for key, value in evaluate_prepared(net, *val).items():
             logs[f"val_{key}"] = value
         if logs["val_loss"] < best[0]:
-            best = (logs["val_loss"], net._params.copy(), epoch)
+            best = (logs["val_loss"], net.params.copy(), epoch)
     logs["time"] = time.perf_counter() - start_time
     net.epochs_done = epoch + 1
     for cb in callbacks:
