@@ -271,10 +271,17 @@ class Network:
             A = layer.forward(A, training)
         return A
 
-    def backward(self, dOut):
+    def backward(self, dOut, on_layer=None):
         """The chain rule from ``dL/d(output)`` back to the first layer with parameters,
-        filling ``grads`` (after a ``forward`` of the same batch)."""
-        self._backward(dOut, fused=False)
+        filling ``grads`` (after a ``forward`` of the same batch). With ``on_layer``, every
+        layer also passes its input gradient on, and ``on_layer(index, dL_dout, dL_dinput)``
+        is called for each, last layer first (``trace_step`` records the chain rule so)."""
+        if on_layer is None:
+            return self._backward(dOut, fused=False)
+        for i in range(len(self.layers) - 1, -1, -1):
+            dA = self.layers[i].backward(dOut, True)
+            on_layer(i, dOut, dA)
+            dOut = dA
 
     def _forward_to_logits(self, X, training):
         """Forward pass; with a fused output, stops before the output activation."""

@@ -16,11 +16,10 @@ Dropout is off in a trace, so that it is reproducible.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..layers import Activation, Dense
 from .report import render_html, render_markdown, render_text, sub, sup
 
 
@@ -63,7 +62,6 @@ class StepTrace:
     learning_rate: float
     applied: bool = False
     loss_after: float | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def dense_layers(self) -> list[LayerTrace]:
@@ -148,55 +146,54 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
         twin.optimizer.learning_rate = learning_rate
     lr = twin.optimizer.current_learning_rate
     Xp, T, sw = twin.prepare(X, y, sample_weight)
-    Xp = Xp.astype(np.float64)
+    Xp = twin.as_input(Xp)
 
-    layers, A = [], Xp
+    # The network's own passes (dropout off: training=False), each layer read through its
+    # trace_fields(): forward, then the general chain rule from dL/d(output).
+    A = twin.forward(Xp, training=False)
+    layers = []
     for index, layer in enumerate(twin.layers):
-        record = LayerTrace(index=index, name=layer.name, kind=layer.kind, A=A)
-        if isinstance(layer, Dense):
-            record.kind = "dense"
-            record.W, record.b = layer.W.copy(), layer.b.copy()
-            record.Z = A @ layer.W + layer.b
-            fn = layer.activation
-        elif isinstance(layer, Activation):
-            record.kind = "activation"
-            record.Z = A
-            fn = layer.activation
-        else:
-            fn = None
-        if fn is not None:
+        fields = {k: None if v is None else np.array(v) for k, v in layer.trace_fields().items()}
+        fn = layer.activation
+        kind = "dense" if fields.get("W") is not None else (
+            "activation" if fn is not None else layer.kind)
+        record = LayerTrace(index=index, name=layer.name, kind=kind,
+                            A=fields.get("A", layers[-1].out if layers else Xp),
+                            W=fields.get("W"), b=fields.get("b"), Z=fields.get("Z"))
+        record.out = fields.get("out") if fields.get("out") is not None else record.Z
+        if fn is not None and record.Z is not None:
             record.activation = fn.name
-            record.out = fn.value(record.Z)
             record.dout_dZ = fn.derivative(record.Z, record.out)
-        else:
-            record.out = record.Z if record.Z is not None else layer.forward(A, False)
         layers.append(record)
-        A = record.out
-
-    # What fit computes: the loss and the gradients in the flat buffer.
-    loss = twin.loss_and_gradients(Xp, T, sw, training=False)
+    for i, record in enumerate(layers):  # a layer that records nothing (Flatten, Dropout)
+        if record.out is None:
+            record.out = layers[i + 1].A if i + 1 < len(layers) else A
     dL_doutput = twin.loss.gradient(A, T, sw)
-    grad = dL_doutput
-    for record, layer in zip(reversed(layers), reversed(twin.layers)):
-        record.dL_dout = grad
-        if record.activation is not None:
-            record.delta = layer.activation.backward(grad, record.Z, record.out)
-        elif record.kind == "dense":
-            record.delta = grad
-        if record.kind == "dense":
-            record.dW, record.db = layer.grads[0].copy(), layer.grads[1].copy()
-            record.dA = record.delta @ record.W.T
-        elif record.kind == "activation":
-            record.dA = record.delta
-        else:
-            record.dA = layer.backward(grad)
-        grad = record.dA
 
-    twin.optimizer.step(twin.params, twin.grads)
+    def on_layer(index, dL_dout, dL_dinput):
+        record, fields = layers[index], twin.layers[index].trace_fields()
+        record.dL_dout = np.array(dL_dout)
+        record.dA = None if dL_dinput is None else np.array(dL_dinput)
+        delta = fields.get("delta")
+        if delta is not None:
+            record.delta = np.array(delta)
+        elif record.activation is not None:  # an activation layer: delta is what it passes on
+            record.delta = record.dA
+
+    twin.backward(dL_doutput, on_layer=on_layer)
+    # What fit computes (the fused output where there is one): the loss, the gradients in
+    # the flat buffer, and the optimizer's step with them.
+    loss = twin.loss_and_gradients(Xp, T, sw, training=False)
     for record, layer in zip(layers, twin.layers):
-        if record.kind == "dense":
-            record.W_new, record.b_new = layer.W.copy(), layer.b.copy()
-    loss_after = float(twin.loss.value(twin.forward(Xp), T, sw))
+        fields = layer.trace_fields()
+        if fields.get("dW") is not None:
+            record.dW, record.db = np.array(fields["dW"]), np.array(fields["db"])
+    twin.apply_gradients()
+    for record, layer in zip(layers, twin.layers):
+        fields = layer.trace_fields()
+        if fields.get("W") is not None:
+            record.W_new, record.b_new = np.array(fields["W"]), np.array(fields["b"])
+    loss_after = twin.loss_value(Xp, T, sw)
     trace = StepTrace(X=Xp, T=T, layers=layers, output=A, loss=float(loss),
                       loss_name=twin.loss.name, dL_doutput=dL_doutput,
                       optimizer=repr(net.optimizer), learning_rate=lr, loss_after=loss_after)

@@ -16,8 +16,9 @@ import threading
 import time
 import warnings
 
-from ..backend import all_finite, check_fraction, xp
+from ..backend import all_finite
 from ..callbacks import Callback, History, ProgressLogger, TargetLoss
+from ..data import ArraySource, split_last
 from ..io import resume_into
 from ..ops.metrics import accuracy, r2_score
 
@@ -32,42 +33,19 @@ def _check_int(name, value, low, allow_none=False):
 
 
 def _split(net, X, T, sw, validation_split, validation_data):
-    """Training and validation arrays; a split takes the last fraction, as views."""
+    """Training and validation arrays: ``validation_data`` prepared, or the last fraction."""
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be a tuple (X_val, y_val[, sample_weight]).")
         return (X, T, sw), net.prepare(*validation_data)
     if not validation_split:
         return (X, T, sw), None
-    split = check_fraction("validation_split", validation_split)
-    n_train = int(len(X) * (1.0 - split))
-    if n_train < 1 or n_train == len(X):
-        raise ValueError(
-            f"validation_split={validation_split} leaves an empty training or validation set "
-            f"for {len(X)} samples; use more samples or another split."
-        )
-    cut = slice(None, n_train), slice(n_train, None)
-    pick = [tuple(None if a is None else a[s] for a in (X, T, sw)) for s in cut]
-    return pick[0], pick[1]
-
-
-def _gather(A, idx, buffers, key, dtype):
-    """``A[idx]`` as ``dtype``, into a reused buffer when the dtypes match."""
-    if A is None:
-        return None
-    if A.dtype != dtype:
-        return A.take(idx, axis=0).astype(dtype)
-    shape = (len(idx),) + A.shape[1:]
-    buf = buffers.get(key)
-    if buf is None or buf.shape != shape:
-        buf = buffers[key] = xp.empty(shape, dtype=A.dtype)
-    # mode="clip" lets numpy write straight into `out` (idx is always in range).
-    return xp.take(A, idx, axis=0, out=buf, mode="clip")
+    return split_last(X, T, sw, validation_split)
 
 
 def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
     """Loss and accuracy / R² on prepared arrays, predicting in chunks."""
-    P = xp.concatenate([
+    P = net.backend.xp.concatenate([
         net.forward(net.as_input(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
     ])
     result = {"loss": net.loss.value(P, T, sw)}
@@ -180,10 +158,7 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
         first_epoch = resume_into(net, resume_from)
     elif not hasattr(net, "epochs_done"):
         net.epochs_done = 0
-    n = len(X)
-    bs = n if batch_size is None else min(batch_size, n)
-    if bs == n:  # full batch: one cast, outside the loop
-        X = net.as_input(X)
+    source = ArraySource(X, T, sw, batch_size, shuffle, net.rng, net.dtype, net.backend.xp)
 
     history = History()
     extra = [] if target_loss is None else [TargetLoss(target_loss)]
@@ -192,7 +167,7 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     callbacks = [*callbacks, *extra, history, ProgressLogger(int(verbose))]
     metric = "accuracy" if net.loss.is_classification else "r2"
     keys = ["loss", "learning_rate"] + (["val_loss", f"val_{metric}"] if val else [])
-    params = {"epochs": epochs, "steps": -(-n // bs), "samples": n, "metrics": keys}
+    params = {"epochs": epochs, "steps": source.steps, "samples": source.n, "metrics": keys}
     net.stop_training, net.stop_reason = False, None
     for cb in callbacks:
         cb.set_model(net)
@@ -200,12 +175,11 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     for cb in callbacks:
         cb.on_train_begin()
 
-    buffers, problem, best, epoch = {}, None, (math.inf, None, None), first_epoch
+    problem, best, epoch = None, (math.inf, None, None), first_epoch
     with _CtrlC() as ctrl_c:
         try:
             for epoch in range(first_epoch, epochs):
-                problem, best = _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle,
-                                           callbacks, buffers, best, ctrl_c)
+                problem, best = _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c)
                 if ctrl_c.requested and not problem:  # pressed during validation/callbacks
                     problem = ("interrupted", epoch, None, net.params.copy())
                 if problem or net.stop_training:
@@ -252,7 +226,7 @@ def _finish_interrupted(net, history, problem, best):
     warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=4)
 
 
-def _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle, callbacks, buffers, best, ctrl_c):
+def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c):
     """One pass over the data; returns ``(problem, best)``, ``problem`` None when all went
     well, else ``(kind, where, loss, snapshot)``.
     """
@@ -260,19 +234,9 @@ def _run_epoch(net, epoch, X, T, sw, val, bs, n, shuffle, callbacks, buffers, be
     start_time = time.perf_counter()
     for cb in callbacks:
         cb.on_epoch_begin(epoch)
-    order = net.rng.permutation(n) if shuffle and bs < n else None
     lr = net.optimizer.current_learning_rate
     total, seen = 0.0, 0
-    for batch, start in enumerate(range(0, n, bs)):
-        if order is None:
-            rows = slice(start, start + bs)
-            Xb, Tb = net.as_input(X[rows]), T[rows]
-            swb = None if sw is None else sw[rows]
-        else:
-            idx = order[start : start + bs]
-            Xb = _gather(X, idx, buffers, "X", net.dtype)
-            Tb = _gather(T, idx, buffers, "T", T.dtype)
-            swb = None if sw is None else sw[idx]
+    for batch, (Xb, Tb, swb) in enumerate(source.batches()):
         loss = net.loss_and_gradients(Xb, Tb, swb)
         if not math.isfinite(loss):
             return ("diverged", (epoch, batch), loss, snapshot), best
