@@ -1,4 +1,5 @@
-"""The compiled optimizer loops (_kernels.c) against the docstring formulas in float64 NumPy.
+"""The compiled loops (_kernels.c) and their readable twins (backend/reference.py) against
+the docstring formulas in float64 NumPy.
 
 Sizes cover the empty buffer, tails shorter than one vector register and long buffers;
 float32 results are compared with the float64 formula at float32 precision.
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.backend import _kernels
+from glassnet.backend import _kernels, reference
 
 SIZES = [0, 1, 7, 17, 64, 1000, 4099]
+#: Each formula is checked on the C loop and on its plain-array version.
+IMPLS = [pytest.param(_kernels, id="c"), pytest.param(reference, id="reference")]
 TOL = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-13, atol=1e-15)}
 
 
@@ -29,7 +32,8 @@ def as64(*arrays):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.8, True)])
-def test_sgd_matches_its_formula(dtype, n, momentum, nesterov):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_sgd_matches_its_formula(impl, dtype, n, momentum, nesterov):
     p, g, v = buffers(n, dtype, n, 3)
     lr, scale, l2 = 0.1, 0.7, 0.01
     P, G, V = as64(p, g, v)
@@ -40,7 +44,7 @@ def test_sgd_matches_its_formula(dtype, n, momentum, nesterov):
     else:
         step = G
     P = P - lr * step
-    _kernels.sgd(p, g, v if momentum else None, lr, momentum, nesterov, scale, l2)
+    impl.sgd(p, g, v if momentum else None, lr, momentum, nesterov, scale, l2)
     np.testing.assert_allclose(p, P, **TOL[dtype])
     if momentum:
         np.testing.assert_allclose(v, V, **TOL[dtype])
@@ -49,7 +53,8 @@ def test_sgd_matches_its_formula(dtype, n, momentum, nesterov):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
-def test_rmsprop_matches_its_formula(dtype, n, momentum):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_rmsprop_matches_its_formula(impl, dtype, n, momentum):
     p, g, s, u = buffers(n, dtype, n + 1, 4)
     s = np.abs(s)
     lr, rho, eps, scale, l2 = 0.01, 0.9, 1e-7, 1.0, 0.02
@@ -61,7 +66,7 @@ def test_rmsprop_matches_its_formula(dtype, n, momentum):
         U = momentum * U + d
         d = U
     P = P - lr * d
-    _kernels.rmsprop(p, g, s, u if momentum else None, lr, rho, eps, momentum, scale, l2)
+    impl.rmsprop(p, g, s, u if momentum else None, lr, rho, eps, momentum, scale, l2)
     np.testing.assert_allclose(p, P, **TOL[dtype])
     np.testing.assert_allclose(s, S, **TOL[dtype])
     if momentum:
@@ -71,7 +76,8 @@ def test_rmsprop_matches_its_formula(dtype, n, momentum):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("decay,l2", [(1.0, 0.0), (1.0, 0.01), (0.999, 0.0)])
-def test_adam_matches_its_formula(dtype, n, decay, l2):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_adam_matches_its_formula(impl, dtype, n, decay, l2):
     p, g, m, v = buffers(n, dtype, n + 2, 4)
     v = np.abs(v)
     lr, b1, b2, eps, scale, t = 1e-3, 0.9, 0.999, 1e-8, 0.5, 3
@@ -80,7 +86,7 @@ def test_adam_matches_its_formula(dtype, n, decay, l2):
     M = b1 * M + (1 - b1) * G
     V = b2 * V + (1 - b2) * G**2
     P = decay * P - lr * (M / (1 - b1**t)) / (np.sqrt(V / (1 - b2**t)) + eps)
-    _kernels.adam(p, g, m, v, lr / (1 - b1**t), b1, b2, 1 / math.sqrt(1 - b2**t), eps, decay,
+    impl.adam(p, g, m, v, lr / (1 - b1**t), b1, b2, 1 / math.sqrt(1 - b2**t), eps, decay,
                   scale, l2)
     np.testing.assert_allclose(m, M, **TOL[dtype])
     np.testing.assert_allclose(v, V, **TOL[dtype])
@@ -149,19 +155,21 @@ def test_an_unbuilt_source_tree_says_how_to_build_it(tmp_path):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (3, 17), (128, 256), (5, 1)])
-def test_relu_forward_adds_the_bias_and_takes_the_maximum(dtype, shape):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_relu_forward_adds_the_bias_and_takes_the_maximum(impl, dtype, shape):
     rng = np.random.default_rng(shape[1])
     Z, b = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
     Z.flat[0], Z.flat[-1] = np.nan, -np.inf
     expected_Z = Z + b
     out = np.empty_like(Z)
-    _kernels.relu_forward(Z, b, out)
+    impl.relu_forward(Z, b, out)
     np.testing.assert_array_equal(Z, expected_Z)
     np.testing.assert_array_equal(out, np.maximum(expected_Z, 0))  # NaN stays NaN
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_backward_passes_the_gradient_where_the_output_is_positive(dtype):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_relu_backward_passes_the_gradient_where_the_output_is_positive(impl, dtype):
     rng = np.random.default_rng(1)
     A = np.maximum(rng.standard_normal((9, 13)), 0).astype(dtype)
     dA = rng.standard_normal((9, 13)).astype(dtype)
@@ -170,7 +178,7 @@ def test_relu_backward_passes_the_gradient_where_the_output_is_positive(dtype):
     out = np.empty_like(dA)
     with np.errstate(invalid="ignore"):
         expected = dA * (A > 0)  # NumPy's product: 0 * NaN and 0 * inf are NaN
-    _kernels.relu_backward(dA, A, out)
+    impl.relu_backward(dA, A, out)
     np.testing.assert_array_equal(out, expected)
 
 

@@ -150,7 +150,7 @@ class Network:
         self._bind_views()
         for layer, (params, states) in zip(self.layers, self._specs):
             for view, spec in zip(layer.params, params):
-                view[...] = initial_values(spec, self.rng, self.dtype)
+                view[...] = self.backend.asarray(initial_values(spec, self.rng, self.dtype))
             for view, spec in zip(layer.state, states):
                 view[...] = spec.value
         self.input_shape, self.output_shape = input_shape, shape

@@ -51,6 +51,18 @@ class Backend:
 
 
 _BACKENDS = {"numpy": Backend("numpy", np, kernels)}
+#: Which backend owns an array, by its type (a CuPy backend adds cupy.ndarray).
+_BY_ARRAY_TYPE = {np.ndarray: _BACKENDS["numpy"]}
+
+
+def backend_of(a) -> Backend:
+    """The backend whose arrays ``a`` is one of (NumPy for anything else: lists, numbers)."""
+    return _BY_ARRAY_TYPE.get(type(a), _BACKENDS["numpy"])
+
+
+def namespace(a):
+    """The array namespace to compute on ``a`` with: ``backend_of(a).xp``."""
+    return _BY_ARRAY_TYPE.get(type(a), _BACKENDS["numpy"]).xp
 
 
 def get_backend(name="numpy") -> Backend:

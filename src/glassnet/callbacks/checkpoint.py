@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-from ..backend import xp
 from .base import Callback
 from .stopping import _Monitor
 
@@ -87,7 +86,7 @@ class Checkpoint(Callback):
         done = getattr(self.model, "epochs_done", 0)
         if not done or self._saved_epoch == done - 1:
             return
-        params = self.model.params
+        params, xp = self.model.params, self.model.backend.xp
         if self._last_epoch != done - 1 or xp.array_equal(params, self._last_params):
             self._save(self.path)
             return

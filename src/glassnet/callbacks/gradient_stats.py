@@ -4,9 +4,9 @@ units, and warnings when learning goes wrong.
 
 from __future__ import annotations
 
+import math
 import warnings
 
-from ..backend import xp
 from .base import Callback
 
 
@@ -46,7 +46,7 @@ class GradientStats(Callback):
         self._alive, self._saturated, self._seen = {}, {}, {}
 
     def on_batch_end(self, batch, logs=None):
-        grads = self.model.grads
+        xp, grads = self.model.backend.xp, self.model.grads
         for name, part in self._slices.items():
             g = grads[part]
             self._grad_sq[name] += float(xp.sqrt(xp.dot(g, g)))
@@ -78,7 +78,7 @@ class GradientStats(Callback):
                 yield layer.name, fn.name, out
 
     def on_epoch_end(self, epoch, logs=None):
-        params = self.model.params
+        xp, params = self.model.backend.xp, self.model.params
         for name, part in self._slices.items():
             start, now = self._start[part], params[part]
             norm = float(xp.sqrt(xp.dot(now, now)))
@@ -120,6 +120,6 @@ class GradientStats(Callback):
         loss = logs.get("loss")
         if loss is not None:
             self._first_loss = self._first_loss if self._first_loss is not None else loss
-            if not xp.isfinite(loss) or loss > 10 * self._first_loss:
+            if not math.isfinite(loss) or loss > 10 * self._first_loss:
                 self._say("diverging", f"The loss is diverging: {loss:.4g} at epoch {epoch + 1} "
                           f"(it started at {self._first_loss:.4g}). Lower the learning rate.")

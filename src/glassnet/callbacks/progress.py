@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from ..backend import xp
 from .base import Callback
 
 
@@ -25,6 +24,7 @@ class ProgressLogger(Callback):
     def on_batch_end(self, batch, logs=None):
         if self.verbose >= 2:
             grads = self.model.grads
+            xp = self.model.backend.xp
             norm = float(xp.sqrt(xp.dot(grads, grads)))
             self._print(f"  batch {batch + 1}/{self.params['steps']} - loss: {logs['loss']:.4f}"
                         f" - grad norm: {norm:.4g}")

@@ -8,7 +8,7 @@ output ``A`` where that is cheaper (sigmoid, tanh, ReLU), as in scikit-learn's
 
 from __future__ import annotations
 
-from ..backend import check_positive, kernels, resolve_name, xp
+from ..backend import backend_of, check_positive, namespace, resolve_name
 
 
 class Activation:
@@ -31,6 +31,7 @@ class Activation:
 
     def backward(self, dA, Z, A, out=None):
         """``dL/dZ = dL/dA * f'(Z)``; writes into ``out`` when given."""
+        xp = namespace(dA)
         return xp.multiply(dA, self.derivative(Z, A), out=out)
 
     def get_config(self) -> dict:
@@ -52,6 +53,7 @@ class Identity(Activation):
         return out
 
     def derivative(self, Z, A):
+        xp = namespace(Z)
         return xp.ones_like(Z)
 
     def backward(self, dA, Z, A, out=None):
@@ -72,6 +74,7 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def value(self, Z, out=None):
+        xp = namespace(Z)
         negative = Z < 0  # before `out`, which may be Z itself
         e = xp.exp(-xp.abs(Z))
         out = xp.add(e, 1.0, out=out)
@@ -83,6 +86,7 @@ class Sigmoid(Activation):
         return A * (1.0 - A)
 
     def backward(self, dA, Z, A, out=None):
+        xp = namespace(dA)
         out = xp.subtract(1.0, A, out=out)
         out *= A
         out *= dA
@@ -95,12 +99,14 @@ class Tanh(Activation):
     name = "tanh"
 
     def value(self, Z, out=None):
+        xp = namespace(Z)
         return xp.tanh(Z, out=out)
 
     def derivative(self, Z, A):
         return 1.0 - A * A
 
     def backward(self, dA, Z, A, out=None):
+        xp = namespace(dA)
         out = xp.multiply(A, A, out=out)
         xp.subtract(1.0, out, out=out)
         out *= dA
@@ -113,10 +119,13 @@ class ReLU(Activation):
     name = "relu"
 
     def value(self, Z, out=None):
+        xp = namespace(Z)
         return xp.maximum(Z, 0, out=out)
 
     def biased_value(self, Z, b, out=None):
         # One pass (Z += b and the max together) instead of NumPy's two.
+        xp = namespace(Z)
+        kernels = backend_of(Z).kernels
         out = xp.empty_like(Z) if out is None else out
         kernels.relu_forward(Z, b, out)
         return out
@@ -126,6 +135,8 @@ class ReLU(Activation):
 
     def backward(self, dA, Z, A, out=None):
         # One pass, where NumPy's multiply(dA, A > 0) makes a boolean temporary first.
+        xp = namespace(dA)
+        kernels = backend_of(dA).kernels
         out = xp.empty_like(dA) if out is None else out
         kernels.relu_backward(dA, A, out)
         return out
@@ -144,14 +155,17 @@ class LeakyReLU(Activation):
 
     def value(self, Z, out=None):
         # max(z, alpha z) equals the definition for 0 <= alpha <= 1.
+        xp = namespace(Z)
         if self.alpha <= 1:
             return xp.maximum(Z, self.alpha * Z, out=out)
         return xp.where(Z > 0, Z, self.alpha * Z)
 
     def derivative(self, Z, A):
+        xp = namespace(Z)
         return xp.where(Z > 0, 1.0, self.alpha).astype(Z.dtype)
 
     def backward(self, dA, Z, A, out=None):
+        xp = namespace(dA)
         return xp.multiply(dA, self.derivative(Z, A), out=out)
 
     def get_config(self) -> dict:
@@ -167,12 +181,14 @@ class Exp(Activation):
     name = "exp"
 
     def value(self, Z, out=None):
+        xp = namespace(Z)
         return xp.exp(Z, out=out)
 
     def derivative(self, Z, A):
         return A.copy()
 
     def backward(self, dA, Z, A, out=None):
+        xp = namespace(dA)
         return xp.multiply(dA, A, out=out)
 
 
@@ -187,6 +203,7 @@ class Softmax(Activation):
     elementwise = False
 
     def value(self, Z, out=None):
+        xp = namespace(Z)
         out = xp.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
         xp.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
@@ -194,10 +211,12 @@ class Softmax(Activation):
 
     def derivative(self, Z, A):
         """The Jacobian ``dA/dZ`` per sample, shape ``(n_samples, n_units, n_units)``."""
+        xp = namespace(Z)
         eye = xp.eye(A.shape[1], dtype=A.dtype)
         return A[:, :, None] * (eye[None] - A[:, None, :])
 
     def backward(self, dA, Z, A, out=None):
+        xp = namespace(dA)
         dot = xp.einsum("ij,ij->i", dA, A)[:, None]
         out = xp.subtract(dA, dot, out=out)
         out *= A

@@ -4,7 +4,8 @@
 kernel, the receptive field times the channels in and out); without it they are
 ``shape[0]``/``shape[1]`` of a ``(n_in, n_out)`` kernel (both ``shape[0]`` for a bias).
 Every random draw comes from the network's one ``numpy.random.Generator``, so
-``random_state`` fixes them all.
+``random_state`` fixes them all; the values are made on the host, and the network copies
+them onto its backend.
 
 - Glorot (Xavier): ``U(-sqrt(6 / (fan_in + fan_out)), +...)`` or ``N(0, 2 / (fan_in + fan_out))``;
   `Glorot & Bengio 2010 <https://proceedings.mlr.press/v9/glorot10a.html>`_.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import resolve_name, xp
+from ..backend import resolve_name
 
 
 def _fans(shape):
@@ -48,7 +49,7 @@ class VarianceScaling:
             values = rng.uniform(-limit, limit, size=shape)
         else:
             values = rng.normal(0.0, np.sqrt(variance), size=shape)
-        return xp.asarray(values, dtype=dtype)
+        return np.asarray(values, dtype=dtype)
 
 
 class Constant:
@@ -58,7 +59,7 @@ class Constant:
         self.value = value
 
     def __call__(self, shape, rng, dtype, fans=None):
-        return xp.full(shape, self.value, dtype=dtype)
+        return np.full(shape, self.value, dtype=dtype)
 
 
 class Explicit:
@@ -73,7 +74,7 @@ class Explicit:
                 f"An explicit initial array has shape {self.values.shape}, but the parameter "
                 f"it initializes has shape {tuple(shape)} (kernels are (n_in, n_out))."
             )
-        return xp.asarray(self.values, dtype=dtype)
+        return np.asarray(self.values, dtype=dtype)
 
 
 INITIALIZERS = {

@@ -16,13 +16,12 @@ these pairings only; every other pairing uses the general chain rule.
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..backend import resolve_name, xp
+from ..backend import namespace, resolve_name
 
 
 def _sample_scale(sample_weight, n, dtype):
     """Per-sample factor ``w_i / sum w`` as a column, or the scalar ``1 / n``."""
+    xp = namespace(sample_weight)
     if sample_weight is None:
         return 1.0 / n
     total = float(sample_weight.sum())
@@ -33,12 +32,14 @@ def _sample_scale(sample_weight, n, dtype):
 
 def _weighted_mean(per_sample, scale):
     """``sum_i scale_i * l_i`` for a ``(n,)`` vector of per-sample losses."""
-    if np.isscalar(scale):
-        return float(per_sample.sum(dtype=np.float64) * scale)
-    return float((per_sample * scale[:, 0]).sum(dtype=np.float64))
+    xp = namespace(per_sample)
+    if not hasattr(scale, "shape"):  # a number: every sample weighs the same
+        return float(per_sample.sum(dtype=xp.float64) * scale)
+    return float((per_sample * scale[:, 0]).sum(dtype=xp.float64))
 
 
 def _as_columns(y, n_outputs, loss_name):
+    xp = namespace(y)
     y = xp.asarray(y)
     if y.ndim == 1 and n_outputs == 1:
         return y.reshape(-1, 1)
@@ -105,11 +106,13 @@ class MeanSquaredError(Loss):
         return T.astype(dtype, copy=False)
 
     def value(self, P, T, sample_weight=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
         diff = P - T
         return _weighted_mean(xp.einsum("ij,ij->i", diff, diff) / P.shape[1], scale)
 
     def gradient(self, P, T, sample_weight=None, out=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
         out = xp.subtract(P, T, out=out)
         out *= scale * (2.0 / P.shape[1])
@@ -141,10 +144,12 @@ class BinaryCrossEntropy(Loss):
         return T.astype(dtype, copy=False)
 
     def _clip(self, P):
-        eps = np.finfo(P.dtype).eps
+        xp = namespace(P)
+        eps = xp.finfo(P.dtype).eps
         return xp.clip(P, eps, 1 - eps)
 
     def value(self, P, T, sample_weight=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
         Pc = self._clip(P)
         elementwise = T * xp.log(Pc) + (1 - T) * xp.log1p(-Pc)
@@ -156,6 +161,7 @@ class BinaryCrossEntropy(Loss):
         return (Pc - T) / (Pc * (1 - Pc)) * (scale / P.shape[1])
 
     def fused(self, Z, T, activation, sample_weight=None):
+        xp = namespace(Z)
         scale = _sample_scale(sample_weight, len(Z), Z.dtype)
         softplus = xp.logaddexp(0, -xp.abs(Z))
         softplus += xp.maximum(Z, 0)
@@ -182,6 +188,7 @@ class CrossEntropy(Loss):
     is_classification = True
 
     def prepare_targets(self, y, n_outputs, dtype):
+        xp = namespace(y)
         y = xp.asarray(y)
         if n_outputs < 2:
             raise ValueError(
@@ -190,7 +197,7 @@ class CrossEntropy(Loss):
                 "loss='binary_cross_entropy' with a sigmoid output."
             )
         if y.ndim == 1:
-            if y.dtype.kind == "f" and y.size and not np.all(np.mod(y, 1) == 0):
+            if y.dtype.kind == "f" and y.size and not xp.all(xp.mod(y, 1) == 0):
                 raise ValueError(
                     "Loss 'cross_entropy' needs integer class labels y (or one-hot rows), "
                     "got non-integer floats."
@@ -205,14 +212,15 @@ class CrossEntropy(Loss):
                     f"Loss 'cross_entropy' needs class labels y in [0, {n_outputs - 1}] for a "
                     f"network with {n_outputs} outputs, got labels in [{y.min()}, {y.max()}]."
                 )
-            return y.astype(np.intp, copy=False)
+            return y.astype(xp.intp, copy=False)
         T = _as_columns(y, n_outputs, self.name)
         _check_unit_interval(T, self.name)
         return T.astype(dtype, copy=False)
 
     def value(self, P, T, sample_weight=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
-        logP = xp.log(xp.clip(P, np.finfo(P.dtype).tiny, None))
+        logP = xp.log(xp.clip(P, xp.finfo(P.dtype).tiny, None))
         if T.ndim == 1:
             per_sample = -logP[xp.arange(len(T)), T]
         else:
@@ -220,8 +228,9 @@ class CrossEntropy(Loss):
         return _weighted_mean(per_sample, scale)
 
     def gradient(self, P, T, sample_weight=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
-        Pc = xp.clip(P, np.finfo(P.dtype).tiny, None)
+        Pc = xp.clip(P, xp.finfo(P.dtype).tiny, None)
         if T.ndim == 1:
             G = xp.zeros_like(P)
             rows = xp.arange(len(T))
@@ -232,6 +241,7 @@ class CrossEntropy(Loss):
         return G
 
     def fused(self, Z, T, activation, sample_weight=None):
+        xp = namespace(Z)
         scale = _sample_scale(sample_weight, len(Z), Z.dtype)
         rows = xp.arange(len(Z))
         shifted = xp.subtract(Z, Z.max(axis=1, keepdims=True), out=Z)
@@ -273,19 +283,23 @@ class Poisson(Loss):
 
     @staticmethod
     def _y_log_y(T):
+        xp = namespace(T)
         return xp.where(T > 0, T * xp.log(xp.where(T > 0, T, 1)), 0.0)
 
     def value(self, P, T, sample_weight=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
-        logP = xp.log(xp.clip(P, np.finfo(P.dtype).tiny, None))
+        logP = xp.log(xp.clip(P, xp.finfo(P.dtype).tiny, None))
         elementwise = P - T * logP + self._y_log_y(T) - T
         return _weighted_mean(elementwise.mean(axis=1), scale)
 
     def gradient(self, P, T, sample_weight=None):
+        xp = namespace(P)
         scale = _sample_scale(sample_weight, len(P), P.dtype)
-        return (1 - T / xp.clip(P, np.finfo(P.dtype).tiny, None)) * (scale / P.shape[1])
+        return (1 - T / xp.clip(P, xp.finfo(P.dtype).tiny, None)) * (scale / P.shape[1])
 
     def fused(self, Z, T, activation, sample_weight=None):
+        xp = namespace(Z)
         scale = _sample_scale(sample_weight, len(Z), Z.dtype)
         elementwise = xp.exp(Z) - T * Z + self._y_log_y(T) - T
         loss = _weighted_mean(elementwise.mean(axis=1), scale)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import backend_of
+
 
 def _metric_weights(sample_weight, n):
     """``sample_weight`` as float64 (``None`` stays ``None``); refuses an all-zero one."""
@@ -25,6 +27,7 @@ def accuracy(P, T, sample_weight=None, binary=False) -> float:
     With ``sample_weight``, the weighted fraction ``sum_i w_i [right_i] / sum_i w_i``, as
     ``sklearn.metrics.accuracy_score(..., sample_weight=w)``.
     """
+    P, T = backend_of(P).to_host(P), backend_of(T).to_host(T)  # scores are counted on the host
     if binary:
         correct = ((P > 0.5) == (T > 0.5)).all(axis=1)
     else:
@@ -40,6 +43,7 @@ def r2_score(P, T, sample_weight=None) -> float:
     An output with constant targets scores 1.0 if predicted exactly and 0.0 otherwise
     (scikit-learn's ``force_finite=True``).
     """
+    P, T = backend_of(P).to_host(P), backend_of(T).to_host(T)
     w = _metric_weights(sample_weight, len(T))
     w = np.ones(len(T)) if w is None else w
     T64, P64 = T.astype(np.float64), P.astype(np.float64)

@@ -16,7 +16,7 @@ SGD, SGD with momentum, RMSprop, Adam, AdamW.
 
 from __future__ import annotations
 
-from ..backend import check_positive, xp
+from ..backend import check_positive, namespace
 from .schedules import LearningRateSchedule
 
 
@@ -57,7 +57,7 @@ class Optimizer:
 
     def build(self, params):
         """Allocate zeroed state buffers shaped like the flat ``params``."""
-        self.state = {name: xp.zeros_like(params) for name in self.state_names}
+        self.state = {name: namespace(params).zeros_like(params) for name in self.state_names}
 
     def step(self, params, grads):
         """Apply one update to ``params`` (in place) from ``grads``."""
@@ -71,6 +71,7 @@ class Optimizer:
         self.iterations += 1
         scale = 1.0
         if self.clipnorm is not None:
+            xp = namespace(grads)
             norm = float(xp.sqrt(xp.dot(grads, grads)))
             if norm > self.clipnorm:
                 scale = self.clipnorm / norm

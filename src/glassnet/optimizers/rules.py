@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend import check_fraction, check_positive, kernels, resolve_name
+from ..backend import backend_of, check_fraction, check_positive, resolve_name
 from .base import Optimizer
 from .schedules import SCHEDULES
 
@@ -29,6 +29,7 @@ class SGD(Optimizer):
         self.state_names = ("velocity",) if self.momentum else ()
 
     def _update(self, p, g, lr, scale, l2):
+        kernels = backend_of(p).kernels
         kernels.sgd(p, g, self.state.get("velocity"), lr, self.momentum, self.nesterov, scale,
                      l2)
 
@@ -49,6 +50,7 @@ class RMSprop(Optimizer):
         self.state_names = ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
 
     def _update(self, p, g, lr, scale, l2):
+        kernels = backend_of(p).kernels
         kernels.rmsprop(p, g, self.state["square_avg"], self.state.get("momentum_buffer"), lr,
                          self.rho, self.epsilon, self.momentum, scale, l2)
 
@@ -74,6 +76,7 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         # p <- decay p - step m / (c2 sqrt(v) + eps), the bias corrections folded into
         # step = lr / (1 - b1^t) and c2 = 1 / sqrt(1 - b2^t).
+        kernels = backend_of(p).kernels
         kernels.adam(p, g, self.state["m"], self.state["v"], lr / (1.0 - b1**t), b1, b2,
                       1.0 / math.sqrt(1.0 - b2**t), self.epsilon, decay, scale, l2)
 
