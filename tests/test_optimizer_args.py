@@ -6,6 +6,7 @@ Adam, AdamW and ExponentialDecay; scikit-learn's power_t=0.5 for InverseScaling)
 import inspect
 import math
 
+import numpy as np
 import pytest
 
 import glassnet as gn
@@ -62,3 +63,47 @@ def test_zero_power_t_is_a_constant_rate():
 def test_defaults(cls, defaults):
     params = inspect.signature(cls).parameters
     assert {k: params[k].default for k in defaults} == defaults
+
+
+# -- scikit-learn's conventions (the estimators' rules), against scikit-learn's own optimizers
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_with_the_sklearn_convention_matches_sklearns_sgd_optimizer(momentum, nesterov):
+    from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
+
+    rng = np.random.default_rng(0)
+    p0, grads = rng.normal(size=6), [rng.normal(size=6) for _ in range(4)]
+    theirs = [p0.copy()]
+    ref = SGDOptimizer(theirs, learning_rate_init=0.1, momentum=momentum, nesterov=nesterov)
+    opt, mine = gn.SGD(0.1, momentum=momentum, nesterov=nesterov, convention="sklearn"), p0.copy()
+    for g in grads:
+        ref.update_params(theirs, [g])
+        opt.step(mine, g.copy())
+    np.testing.assert_allclose(mine, theirs[0], rtol=1e-12)
+
+
+def test_adam_with_the_sklearn_convention_matches_sklearns_adam_optimizer():
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
+
+    rng = np.random.default_rng(1)
+    p0, grads = rng.normal(size=5), [rng.normal(size=5) * 1e-3 for _ in range(5)]
+    theirs = [p0.copy()]
+    ref = AdamOptimizer(theirs, learning_rate_init=0.01, epsilon=1e-4)
+    opt, mine = gn.Adam(0.01, epsilon=1e-4, convention="sklearn"), p0.copy()
+    pytorch, p_torch = gn.Adam(0.01, epsilon=1e-4), p0.copy()
+    for g in grads:
+        ref.update_params(theirs, [g])
+        opt.step(mine, g.copy())
+        pytorch.step(p_torch, g.copy())
+    np.testing.assert_allclose(mine, theirs[0], rtol=1e-12)
+    assert np.abs(p_torch - theirs[0]).max() > 1e-6  # the two conventions do differ here
+
+
+def test_the_convention_is_checked_and_kept_in_the_config():
+    with pytest.raises(ValueError, match=r"^convention must be 'pytorch' or 'sklearn', got 'keras'"):
+        gn.SGD(convention="keras")
+    assert gn.Adam(convention="sklearn").get_config()["convention"] == "sklearn"
+    assert "convention" not in gn.Adam().get_config()  # the default is not written out
+    restored = gn.optimizers.get_optimizer(gn.SGD(0.2, convention="sklearn").get_config())
+    assert restored.convention == "sklearn"

@@ -174,7 +174,6 @@ class Network:
                 views["state"].append(self.state[s : s + n].reshape(spec.shape))
                 s += n
             layer.bind(views["params"], views["grads"], views["state"], self.backend, self.rng)
-            layer._in_network = True
         self._first_trainable = next(
             (i for i, (params, _) in enumerate(self._specs) if params), len(self.layers)
         )

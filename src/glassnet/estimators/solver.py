@@ -12,8 +12,6 @@ and each ``fit`` (warm start included) starts a fresh optimizer, as scikit-learn
 
 from __future__ import annotations
 
-import functools
-import math
 import numbers
 import warnings
 
@@ -30,7 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..backend import all_finite, kernels
+from ..backend import all_finite
 from ..callbacks import Callback, ProgressBar
 from ..io import save_network
 from ..layers import Dense, Dropout
@@ -52,29 +50,6 @@ class _UniformInit:
 
     def __call__(self, shape, rng, dtype):
         return rng.uniform(-self.bound, self.bound, size=shape).astype(dtype)
-
-
-def _sklearn_sgd_update(opt, p, g, lr, scale, l2):
-    """scikit-learn's ``SGDOptimizer``: ``v <- mu v - lr g``, ``p <- p + v`` (Nesterov:
-    ``p <- p + mu v - lr g``). Its velocity holds learning-rate-weighted gradients, so a
-    learning rate changed between epochs ('invscaling', 'adaptive') acts on new gradients
-    only, where the engine's ``SGD`` (PyTorch's rule, ``p <- p - lr v``) would rescale the
-    whole velocity. ``kernels.sgd`` with ``lr = -1`` and the gradient scaled by ``-lr``
-    computes scikit-learn's rule operation for operation.
-    """
-    kernels.sgd(p, g, opt.state.get("velocity"), -1.0, opt.momentum, opt.nesterov, -lr * scale,
-                -lr * l2)
-
-
-def _sklearn_adam_update(opt, p, g, lr, scale, l2):
-    """scikit-learn's ``AdamOptimizer``: ``p <- p - lr_t m / (sqrt(v) + eps)`` with
-    ``lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)``: ``eps`` is added to the uncorrected
-    ``sqrt(v)``, where the engine's ``Adam`` (PyTorch's) adds it to ``sqrt(v / (1 - b2^t))``.
-    """
-    t = opt.iterations
-    step = lr * math.sqrt(1.0 - opt.beta_2**t) / (1.0 - opt.beta_1**t)
-    kernels.adam(p, g, opt.state["m"], opt.state["v"], step, opt.beta_1, opt.beta_2, 1.0,
-                 opt.epsilon, 1.0, scale, l2)
 
 
 class _PenalizedNet(Sequential):
@@ -253,17 +228,11 @@ class _BaseMLP(BaseEstimator):
     def _optimizer(self):
         """A fresh optimizer with scikit-learn's update rule (see ``_sklearn_sgd_update``)."""
         if self.solver == "adam":
-            opt = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-            rule = _sklearn_adam_update
-        else:
-            nesterov = self.nesterovs_momentum and self.momentum > 0
-            opt = SGD(self.learning_rate_init, momentum=self.momentum, nesterov=nesterov)
-            rule = _sklearn_sgd_update
-        # The engine's optimizer classes (so .glassnet files name a class they know), with
-        # scikit-learn's rule in place of theirs; a partial (not a bound method) so that
-        # pickle and deepcopy rebind it to the copy.
-        opt._update = functools.partial(rule, opt)
-        return opt
+            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon,
+                        convention="sklearn")
+        nesterov = self.nesterovs_momentum and self.momentum > 0
+        return SGD(self.learning_rate_init, momentum=self.momentum, nesterov=nesterov,
+                   convention="sklearn")
 
     @staticmethod
     def _activation_list_all(name, activations):

@@ -75,6 +75,7 @@ class Layer:
         random generator (the one source of randomness, for dropout and the like)."""
         self.params, self.grads, self.state = list(params), list(grads), list(state)
         self.backend, self.rng = backend, rng
+        self._in_network = backend is not None
 
     # -- computing ---------------------------------------------------------------
     def _buffer(self, key: str, shape, dtype, training: bool):

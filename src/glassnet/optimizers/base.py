@@ -90,6 +90,8 @@ class Optimizer:
         for key, value in vars(self).items():
             if key.startswith("_") or key in ("state", "iterations", "state_names"):
                 continue
+            if key == "convention" and value == "pytorch":
+                continue  # the default rule: configs and files name only the other one
             if isinstance(value, LearningRateSchedule):
                 value = value.get_config()
             config[key] = value

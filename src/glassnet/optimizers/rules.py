@@ -9,19 +9,33 @@ from .base import Optimizer
 from .schedules import SCHEDULES
 
 
+def _check_convention(convention):
+    if convention not in ("pytorch", "sklearn"):
+        raise ValueError(f"convention must be 'pytorch' or 'sklearn', got {convention!r}.")
+    return convention
+
+
 class SGD(Optimizer):
     """Gradient descent, with optional (Nesterov) momentum.
 
     Plain: ``p <- p - lr g``. Momentum ``mu``: ``v <- mu v + g``, ``p <- p - lr v``.
     Nesterov: ``v <- mu v + g``, ``p <- p - lr (g + mu v)``
     (`Sutskever et al. 2013 <https://proceedings.mlr.press/v28/sutskever13.html>`_).
+
+    ``convention="sklearn"`` is scikit-learn's ``SGDOptimizer`` instead: ``v <- mu v - lr g``,
+    ``p <- p + v`` (Nesterov: ``p <- p + mu v - lr g``). Its velocity holds
+    learning-rate-weighted gradients, so a learning rate changed between epochs
+    ('invscaling', 'adaptive') acts on new gradients only, where PyTorch's rule rescales the
+    whole velocity. The estimators use it; the fused loop computes it with ``lr = -1`` and
+    the gradient scaled by ``-lr``, operation for operation.
     """
 
     state_names = ("velocity",)
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 clipnorm=None):
+                 clipnorm=None, convention="pytorch"):
         super().__init__(learning_rate, weight_decay, clipnorm)
+        self.convention = _check_convention(convention)
         self.momentum = check_fraction("momentum", momentum, low_open=False)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs a momentum > 0, got momentum=0.")
@@ -30,8 +44,10 @@ class SGD(Optimizer):
 
     def _update(self, p, g, lr, scale, l2):
         kernels = backend_of(p).kernels
+        if self.convention == "sklearn":
+            lr, scale, l2 = -1.0, -lr * scale, -lr * l2
         kernels.sgd(p, g, self.state.get("velocity"), lr, self.momentum, self.nesterov, scale,
-                     l2)
+                    l2)
 
 
 class RMSprop(Optimizer):
@@ -60,13 +76,18 @@ class Adam(Optimizer):
     ``p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
 
     `Kingma & Ba 2015 <https://arxiv.org/abs/1412.6980>`_.
+
+    ``convention="sklearn"`` is scikit-learn's ``AdamOptimizer``:
+    ``p <- p - lr_t m / (sqrt(v) + eps)`` with ``lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)``, so
+    ``eps`` is added to the uncorrected ``sqrt(v)``.
     """
 
     state_names = ("m", "v")
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 weight_decay=0.0, clipnorm=None):
+                 weight_decay=0.0, clipnorm=None, convention="pytorch"):
         super().__init__(learning_rate, weight_decay, clipnorm)
+        self.convention = _check_convention(convention)
         self.beta_1 = check_fraction("beta_1", beta_1, low_open=False)
         self.beta_2 = check_fraction("beta_2", beta_2, low_open=False)
         self.epsilon = check_positive("epsilon", epsilon)
@@ -76,9 +97,12 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         # p <- decay p - step m / (c2 sqrt(v) + eps), the bias corrections folded into
         # step = lr / (1 - b1^t) and c2 = 1 / sqrt(1 - b2^t).
+        step, c2 = lr / (1.0 - b1**t), 1.0 / math.sqrt(1.0 - b2**t)
+        if self.convention == "sklearn":
+            step, c2 = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t), 1.0
         kernels = backend_of(p).kernels
-        kernels.adam(p, g, self.state["m"], self.state["v"], lr / (1.0 - b1**t), b1, b2,
-                      1.0 / math.sqrt(1.0 - b2**t), self.epsilon, decay, scale, l2)
+        kernels.adam(p, g, self.state["m"], self.state["v"], step, b1, b2, c2, self.epsilon,
+                     decay, scale, l2)
 
 
 class AdamW(Adam):
