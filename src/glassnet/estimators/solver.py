@@ -6,8 +6,9 @@ averaged over outputs in the reported value but summed in the gradient, as
 scikit-learn does) plus ``alpha / (2 sum w) * sum_l ||W_l||^2`` on the kernels (not
 the biases), each a weighted mean over the batch; initial weights and biases are
 ``U(-sqrt(f / (fan_in + fan_out)), +...)`` with ``f = 2`` for logistic units, 6 otherwise.
-The update rules are scikit-learn's too (``_sklearn_sgd_update``, ``_sklearn_adam_update``),
-and each ``fit`` (warm start included) starts a fresh optimizer, as scikit-learn's does.
+The update rules are scikit-learn's too (the optimizers' ``convention="sklearn"``), and each
+``fit`` (warm start included) starts a fresh optimizer, as scikit-learn's does. The engine
+side (the penalized network, the per-epoch bookkeeping) is in ``engine``.
 """
 
 from __future__ import annotations
@@ -29,115 +30,17 @@ from sklearn.utils.validation import (
 )
 
 from ..backend import all_finite
-from ..callbacks import Callback, ProgressBar
+from ..callbacks import ProgressBar
 from ..io import save_network
 from ..layers import Dense, Dropout
-from ..models import Sequential
 from ..optimizers import SGD, Adam
+from .engine import _PenalizedNet, _SklearnIterations, _UniformInit
 from .file import estimator_config
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu"}
 _OUTPUT = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),
            "identity": ("identity", "mse"), "exp": ("exp", "poisson")}
-
-
-class _UniformInit:
-    """``U(-bound, bound)``: scikit-learn's Glorot initialization, for kernels and biases."""
-
-    def __init__(self, bound):
-        self.bound = bound
-
-    def __call__(self, shape, rng, dtype):
-        return rng.uniform(-self.bound, self.bound, size=shape).astype(dtype)
-
-
-class _PenalizedNet(Sequential):
-    """The engine's network with scikit-learn's objective:
-    ``value_scale * L + alpha / (2 sum w) * sum ||W||^2`` as the loss, and
-    ``scale * dL + alpha W / sum w`` as its gradient (the two scales differ for the squared
-    error with several outputs only: scikit-learn reports the half squared error averaged
-    over the outputs but takes the gradient of its sum).
-    """
-
-    def __init__(self, layers, loss, optimizer, random_state, dtype, alpha=0.0, scale=1.0,
-                 value_scale=None):
-        super().__init__(layers, loss=loss, optimizer=optimizer, random_state=random_state,
-                         dtype=dtype)
-        self.alpha, self.scale = alpha, scale
-        self.value_scale = scale if value_scale is None else value_scale
-
-    def loss_and_gradients(self, X, T, sample_weight=None, training=True):
-        loss = super().loss_and_gradients(X, T, sample_weight, training) * self.value_scale
-        if self.scale != 1.0:
-            self.grads *= self.scale
-        n = len(X) if sample_weight is None else float(sample_weight.sum())
-        if self.alpha and n > 0:
-            for layer in self.layers:
-                if isinstance(layer, Dense):
-                    W = layer.W
-                    loss += 0.5 * self.alpha * float(np.vdot(W, W)) / n
-                    layer.grads[0] += (self.alpha / n) * W
-        return loss
-
-
-class _SklearnIterations(Callback):
-    """scikit-learn's per-epoch bookkeeping: ``loss_curve_``, ``t_``, validation scores,
-    best weights, the ``tol``/``n_iter_no_change`` rule and the learning-rate policy.
-    """
-
-    def __init__(self, est, n_samples, has_validation):
-        super().__init__()
-        self.est, self.n_samples, self.has_validation = est, n_samples, has_validation
-        self._total = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._total = 0.0
-
-    def on_batch_end(self, batch, logs=None):
-        # scikit-learn weighs each batch's loss by its number of samples, with or without
-        # sample_weight (the engine's History weighs it by the batch's weight sum).
-        self._total += logs["loss"] * logs["size"]
-
-    def on_epoch_end(self, epoch, logs=None):
-        est, net = self.est, self.model
-        est.n_iter_ += 1
-        est.t_ += self.n_samples
-        est.loss_ = self._total / self.n_samples
-        est.loss_curve_.append(est.loss_)
-        if self.has_validation:
-            score = logs["val_accuracy"] if "val_accuracy" in logs else logs["val_r2"]
-            est.validation_scores_.append(score)
-            est.validation_loss_curve_.append(logs["val_loss"] * net.value_scale)
-            if est.early_stopping_monitor == "val_loss":
-                value = -est.validation_loss_curve_[-1]
-            else:
-                value = score
-            if value < est.best_validation_score_ + est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if value > est.best_validation_score_:
-                est.best_validation_score_ = value
-                est._best_params = net.params.copy()
-        else:
-            if est.loss_ > est.best_loss_ - est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            est.best_loss_ = min(est.best_loss_, est.loss_)
-        opt = net.optimizer
-        if est.solver == "sgd" and est.learning_rate == "invscaling":
-            opt.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if est._no_improvement_count > est.n_iter_no_change:
-            if est.solver == "sgd" and est.learning_rate == "adaptive" \
-                    and opt.learning_rate > 1e-6:
-                opt.learning_rate /= 5.0
-                est._no_improvement_count = 0
-            else:
-                net.stop_training = True
-                net.stop_reason = (f"no improvement of more than tol={est.tol} for "
-                                   f"{est.n_iter_no_change} consecutive epochs")
 
 
 class _BaseMLP(BaseEstimator):
