@@ -133,3 +133,20 @@ def test_the_walk_sees_every_form_of_import(tmp_path, monkeypatch, source, expec
     path = ROOT / "estimators" / "probe.py"
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: source)
     assert [t for _, t in imports_of(path)] == [expected]
+
+
+def test_import_glassnet_stays_light():
+    # A fresh interpreter: which of the optional extras does `import glassnet` pull in?
+    import subprocess
+    import sys
+
+    code = ("import sys, glassnet as gn; gn.Sequential, gn.Dense, gn.save, gn.load; "
+            "print(' '.join(m for m in ('sklearn', 'scipy', 'matplotlib', 'tqdm', 'pandas', "
+            "'torch') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == ""
+    lazy = subprocess.run([sys.executable, "-c", "import sys, glassnet as gn; gn.MLPClassifier; "
+                           "print('sklearn' in sys.modules)"], capture_output=True, text=True,
+                          check=True)
+    assert lazy.stdout.strip() == "True"  # the estimators load scikit-learn when asked for
