@@ -14,46 +14,12 @@ from __future__ import annotations
 import math
 import numbers
 
-from .backend import all_finite, get_backend, resolve_dtype
+from .backend import all_finite, check_features, get_backend, resolve_dtype
 from .layers import Layer, layer_from_config
 from .ops.activations import Identity
 from .ops.initializers import initial_values
 from .ops.losses import get_loss
 from .optimizers import get_optimizer
-
-
-def check_features(X, name="X", input_shape=None, xp=None):
-    """Validate a feature array without copying it; return it as an array of ``xp``."""
-    if hasattr(X, "toarray") and hasattr(X, "nnz"):
-        raise ValueError(
-            f"{name} is a sparse matrix; Sequential takes dense arrays: pass {name}.toarray() "
-            "(glassnet.MLPClassifier / MLPRegressor accept sparse input directly)."
-        )
-    xp = get_backend("numpy").xp if xp is None else xp
-    try:
-        X = xp.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of numbers: {exc}") from None
-    if X.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must hold numbers (int or float), got dtype {X.dtype}; "
-            "convert strings or objects to numbers first."
-        )
-    if X.ndim < 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with shape {X.shape}."
-            " Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
-        )
-    if len(X) == 0:
-        raise ValueError(f"{name} has 0 samples; at least 1 is needed.")
-    if input_shape is not None and X.shape[1:] != tuple(input_shape):
-        raise ValueError(
-            f"{name} has samples of shape {X.shape[1:]}, but the network was built for "
-            f"{tuple(input_shape)}."
-        )
-    if not all_finite(X):
-        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
-    return X
 
 
 class Network:

@@ -1,0 +1,114 @@
+"""The checks every level uses: arguments (numbers, fractions, names, random states) and
+arrays (finite values, feature arrays), each failing with one line that names what it got."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """Turn ``None``, an int or a Generator into a ``numpy.random.Generator``."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        # scikit-learn users pass RandomState objects; draw a seed from it.
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy Generator, got {random_state!r}."
+    )
+
+
+def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float, or raise a ValueError if it is not a positive number."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.")
+    return float(value)
+
+
+def check_fraction(name: str, value, *, low_open=True, high_open=True) -> float:
+    """Return ``value`` as a float in the interval (0, 1), bounds as asked."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = (0 < value if low_open else 0 <= value) and (value < 1 if high_open else value <= 1)
+    if not ok:
+        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+    return float(value)
+
+
+def resolve_name(kind: str, name, registry: dict):
+    """Look ``name`` up in ``registry`` (case-insensitive); unknown names list the choices."""
+    if isinstance(name, str):
+        key = name.lower()
+        if key in registry:
+            return registry[key]
+    choices = ", ".join(repr(k) for k in sorted(registry))
+    raise ValueError(f"Unknown {kind} {name!r}. Valid {kind} names are: {choices}.")
+
+
+def all_finite(a) -> bool:
+    """True if every value of ``a`` is finite, without a temporary the size of ``a``.
+
+    Small arrays (a few samples to predict) are tested element-wise at once. For large
+    ones a sum of squares is computed first: it is finite unless it overflows (no
+    cancellation: the terms are >= 0), and NaN or infinity makes it non-finite. It is
+    one multi-threaded BLAS dot product for a contiguous array, a float64 sum otherwise;
+    the element-wise test, in slices, runs only if that is not finite.
+    """
+    if a.dtype.kind not in "fc":
+        return True
+    if a.size <= 2**16:
+        return bool(np.isfinite(a).all())
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow only means "look closer"
+        if a.flags.c_contiguous and a.dtype.kind == "f":
+            flat = a.reshape(-1)
+            quick = np.dot(flat, flat)
+        else:
+            quick = np.sum(a, dtype=np.float64 if a.dtype.kind == "f" else np.complex128)
+    if np.isfinite(quick):
+        return True
+    rows = a.reshape(len(a), -1) if a.ndim else a.reshape(1, 1)
+    step = max(1, 2**20 // max(rows.shape[1], 1))
+    return all(np.isfinite(rows[i : i + step]).all() for i in range(0, len(rows), step))
+
+
+def check_features(X, name="X", input_shape=None, xp=None):
+    """Validate a feature array without copying it; return it as an array of ``xp``."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise ValueError(
+            f"{name} is a sparse matrix; Sequential takes dense arrays: pass {name}.toarray() "
+            "(glassnet.MLPClassifier / MLPRegressor accept sparse input directly)."
+        )
+    xp = np if xp is None else xp
+    try:
+        X = xp.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of numbers: {exc}") from None
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold numbers (int or float), got dtype {X.dtype}; "
+            "convert strings or objects to numbers first."
+        )
+    if X.ndim < 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with shape {X.shape}."
+            " Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
+        )
+    if len(X) == 0:
+        raise ValueError(f"{name} has 0 samples; at least 1 is needed.")
+    if input_shape is not None and X.shape[1:] != tuple(input_shape):
+        raise ValueError(
+            f"{name} has samples of shape {X.shape[1:]}, but the network was built for "
+            f"{tuple(input_shape)}."
+        )
+    if not all_finite(X):
+        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
+    return X
