@@ -15,7 +15,6 @@ class Activation:
     """A function pair: ``value(Z) = f(Z)`` and ``backward(dA, Z, A) = dA * f'(Z)``."""
 
     name = "activation"
-    elementwise = True
 
     def value(self, Z, out=None):
         raise NotImplementedError
@@ -200,7 +199,6 @@ class Softmax(Activation):
     """
 
     name = "softmax"
-    elementwise = False
 
     def value(self, Z, out=None):
         xp = namespace(Z)
