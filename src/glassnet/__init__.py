@@ -14,12 +14,23 @@ from .callbacks import (
 from .glass.gradcheck import gradcheck
 from .layers import (
     Activation,
+    AveragePooling1D,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
     Identity,
     Layer,
     LeakyReLU,
+    MaxPooling1D,
+    MaxPooling2D,
     ReLU,
     Sigmoid,
     Softmax,
@@ -127,7 +138,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
 __all__ = [
-    "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense",
+    "Activation", "Adam", "AdamW", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
+    "BinaryCrossEntropy", "Callback", "Conv1D", "Conv2D", "CrossEntropy", "Dense",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "MaxPooling1D", "MaxPooling2D",
     "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GradientStats", "History",
     "Identity", "InverseScaling", "Layer", "LeakyReLU", "MeanSquaredError", "Network", "Optimizer",
     "ProgressBar", "ProgressLogger", "RMSprop", "ReLU", "ReduceLROnPlateau", "SGD", "Sequential",

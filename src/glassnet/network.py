@@ -194,21 +194,31 @@ class Network:
         return [f"{layer.name}.{spec.name}"
                 for layer, (_, states) in zip(self.layers, self._specs) for spec in states]
 
+    def _weight_arrays(self):
+        """Per layer its trainable arrays, then its state (Keras's order)."""
+        self.check_built()
+        return [a for layer in self.layers for a in (*layer.params, *layer.state)]
+
+    def _weight_names(self):
+        return [f"{layer.name}.{spec.name}" for layer, (params, states) in
+                zip(self.layers, self._specs) for spec in (*params, *states)]
+
     def get_weights(self):
-        """Copies of the parameters, in the order of ``parameters()``."""
-        return [p.copy() for p in self.parameters()]
+        """Copies of every layer's arrays: per layer its parameters, then its state
+        (``BatchNormalization``: gamma, beta, moving_mean, moving_variance), as Keras."""
+        return [a.copy() for a in self._weight_arrays()]
 
     def set_weights(self, weights):
-        """Set every parameter from a list like the one ``get_weights`` returns."""
-        params = self.parameters()
-        if len(weights) != len(params):
-            raise ValueError(f"weights must hold {len(params)} arrays, got {len(weights)}.")
-        for name, p, w in zip(self.parameter_names(), params, weights):
+        """Set every array from a list like the one ``get_weights`` returns."""
+        arrays = self._weight_arrays()
+        if len(weights) != len(arrays):
+            raise ValueError(f"weights must hold {len(arrays)} arrays, got {len(weights)}.")
+        for name, a, w in zip(self._weight_names(), arrays, weights):
             w = self.backend.xp.asarray(w)
-            if w.shape != p.shape:
-                raise ValueError(f"weights for {name} must have shape {p.shape}, got {w.shape}.")
-        for p, w in zip(params, weights):
-            p[...] = w
+            if w.shape != a.shape:
+                raise ValueError(f"weights for {name} must have shape {a.shape}, got {w.shape}.")
+        for a, w in zip(arrays, weights):
+            a[...] = w
 
     def copy(self, dtype=None) -> Network:
         """A new network with the same layers, loss, weights and state (optionally another

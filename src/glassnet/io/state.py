@@ -82,7 +82,7 @@ def network_config(net, epochs_done=0) -> tuple[dict, dict, dict, dict]:
             "rng_state": net.rng.bit_generator.state,
         },
     }
-    weights = dict(zip(net.parameter_names(), net.get_weights()))
+    weights = dict(zip(net.parameter_names(), (p.copy() for p in net.parameters())))
     layers_state = dict(zip(net.state_names(), (a.copy() for a in layer_state(net))))
     return config, weights, layers_state, state
 
@@ -134,8 +134,10 @@ def architecture(net):
 
 
 def transplant(saved, net):
-    """Copy weights, optimizer state, generator state and epoch count from ``saved``."""
+    """Copy weights, layer state, optimizer state, generator state and epoch count from
+    ``saved``."""
     net.params[...] = saved.params
+    net.state[...] = saved.state
     net.optimizer.build(net.params)
     for name, buf in saved.optimizer.state.items():
         net.optimizer.state[name][...] = buf
@@ -240,7 +242,8 @@ def _restore(net, input_shape, arrays, config):
                                ("state", net.state_names(), layers_state)):
         if names != list(saved):
             raise ModelFileError(f"config.json: the {what} names do not match the layers.")
-    net.set_weights(list(weights.values()))
+    for p, w in zip(net.parameters(), weights.values()):
+        p[...] = w
     for view, value in zip(layer_state(net), layers_state.values()):
         view[...] = value
     opt = net.optimizer

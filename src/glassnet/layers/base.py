@@ -128,7 +128,8 @@ class Layer:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_buffers"] = {}
-        for key in ("_A", "_Z", "_out", "_mask", "_shape"):
+        for key in ("_A", "_Z", "_out", "_mask", "_shape", "_cols", "_delta", "_argmax",
+                    "_xhat", "_inv_std"):
             state.pop(key, None)
         if "_ones" in state:
             state["_ones"] = None

@@ -6,14 +6,25 @@ from __future__ import annotations
 
 from ..backend import resolve_name
 from .base import Layer
+from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten
+from .normalization import BatchNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 
-LAYERS = {
-    "dense": Dense,
-    "activation": Activation,
-    "dropout": Dropout,
-    "flatten": Flatten,
-}
+#: Config class names (lower case) -> classes; the activation layers save as "Activation".
+LAYERS = {cls.__name__.lower(): cls for cls in (
+    Dense, Activation, Dropout, Flatten, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D,
+    AveragePooling1D, AveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    GlobalAveragePooling1D, GlobalAveragePooling2D, BatchNormalization)}
 
 
 def layer_from_config(config: dict) -> Layer:
