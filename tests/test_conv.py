@@ -274,3 +274,15 @@ def test_configs_round_trip_through_the_registry():
                   gn.GlobalMaxPooling2D(), gn.BatchNormalization(momentum=0.5, scale=False)]:
         again = layer_from_config(layer.get_config())
         assert type(again) is type(layer) and again.get_config() == layer.get_config()
+
+
+def test_a_conv_network_can_be_traced_and_printed():
+    net = gn.Sequential([gn.Conv2D(2, 2, activation="relu"), gn.MaxPooling2D(2), gn.Flatten(),
+                         gn.Dense(2, activation="softmax")], random_state=0)
+    X = images(1, 5, 5, 1)
+    step = gn.trace_step(net, X, [1])
+    assert [layer.kind for layer in step.layers] == ["conv2d", "max_pooling2d", "flatten",
+                                                     "dense"]
+    _, grads = net.compute_gradients(X, [1])
+    np.testing.assert_allclose(step.layers[0].dW, grads[0], rtol=1e-5)  # the kernel's gradient
+    assert step.loss_after < step.loss and "J after the step" in str(step)

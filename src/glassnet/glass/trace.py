@@ -155,8 +155,9 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
     for index, layer in enumerate(twin.layers):
         fields = {k: None if v is None else np.array(v) for k, v in layer.trace_fields().items()}
         fn = layer.activation
-        kind = "dense" if fields.get("W") is not None else (
-            "activation" if fn is not None else layer.kind)
+        W = fields.get("W")
+        kind = "dense" if W is not None and W.ndim == 2 else (
+            "activation" if fn is not None and W is None else layer.kind)
         record = LayerTrace(index=index, name=layer.name, kind=kind,
                             A=fields.get("A", layers[-1].out if layers else Xp),
                             W=fields.get("W"), b=fields.get("b"), Z=fields.get("Z"))
