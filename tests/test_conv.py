@@ -286,3 +286,27 @@ def test_a_conv_network_can_be_traced_and_printed():
     _, grads = net.compute_gradients(X, [1])
     np.testing.assert_allclose(step.layers[0].dW, grads[0], rtol=1e-5)  # the kernel's gradient
     assert step.loss_after < step.loss and "J after the step" in str(step)
+
+
+def test_five_adam_steps_of_a_conv_network_match_torch():
+    net = gn.Sequential([gn.Conv2D(3, 3, padding="same", activation="relu"), gn.MaxPooling2D(2),
+                         gn.Flatten(), gn.Dense(2, activation="softmax")],
+                        optimizer=gn.Adam(0.01), random_state=8, dtype="float64")
+    X, y = images(6, 6, 6, 2), np.array([0, 1, 1, 0, 1, 0])
+    net.build(X.shape[1:])
+    conv, _, _, dense = net.layers
+    W = torch.tensor(conv.W).permute(3, 2, 0, 1).contiguous().requires_grad_()  # (f, c, kh, kw)
+    b = torch.tensor(conv.b).requires_grad_()
+    Wd, bd = (torch.tensor(p).requires_grad_() for p in dense.params)
+    opt = torch.optim.Adam([W, b, Wd, bd], lr=0.01)
+    x = torch.tensor(X).permute(0, 3, 1, 2)
+    for _ in range(5):
+        net.fit(X, y, epochs=1, batch_size=None, verbose=0)
+        opt.zero_grad()
+        z = F.conv2d(F.pad(x, [1, 1, 1, 1]), W, b)  # "same" for a 3x3 kernel: one zero around
+        h = F.max_pool2d(torch.relu(z), 2).permute(0, 2, 3, 1).reshape(6, -1)
+        F.cross_entropy(h @ Wd + bd, torch.tensor(y)).backward()
+        opt.step()
+    expected = [W.permute(2, 3, 1, 0), b, Wd, bd]
+    for ours, theirs in zip(net.parameters(), expected):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
