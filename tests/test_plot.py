@@ -60,3 +60,21 @@ def test_gradient_boundary_and_network_plots(tmp_path):
     with pytest.raises(ValueError, match="GradientStats"):
         gn.plot_gradients(net.fit(X, y, epochs=1, verbose=0))
     plt.close("all")
+
+
+def test_filters_and_feature_maps_of_a_conv_layer(tmp_path):
+    net = gn.Sequential([gn.Conv2D(5, 3, activation="relu"), gn.Flatten(), gn.Dense(2)],
+                        loss="mse", random_state=0).build((8, 8, 1))
+    fig = gn.plot_filters(net, "conv2d")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 5  # one image per filter
+    np.testing.assert_allclose(shown[2].images[0].get_array(), net.layers[0].W[:, :, 0, 2])
+    x = np.random.default_rng(0).normal(size=(8, 8, 1))
+    maps = [ax for ax in gn.plot_feature_maps(net, x, layer=0).axes if ax.images]
+    expected = net.layers[0].forward(net.as_input(x[None]), False)[0]
+    assert len(maps) == 5
+    np.testing.assert_allclose(maps[4].images[0].get_array(), expected[:, :, 4], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"layer=2 is dense, not a Conv2D layer"):
+        gn.plot_filters(net, 2)
+    with pytest.raises(ValueError, match=r"layer='nope': the network has no layer of that name"):
+        gn.plot_filters(net, "nope")

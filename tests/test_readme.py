@@ -16,3 +16,13 @@ def test_readme_example_prints_what_it_shows():
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue().strip() == shown.strip()
+
+
+def test_readme_image_example_prints_what_it_shows():
+    text = README.read_text()
+    section = text[text.index("## Images"):]
+    code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, flags=re.S)[:2]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue().strip() == shown.strip()

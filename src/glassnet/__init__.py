@@ -60,6 +60,8 @@ _LAZY = {
     "plot_gradients": "glass.plot",
     "plot_decision_boundary": "glass.plot",
     "plot_network": "glass.plot",
+    "plot_filters": "glass.plot",
+    "plot_feature_maps": "glass.plot",
     "ModelFileError": "io",
     "DivergenceError": "training",
     "Checkpoint": "callbacks",

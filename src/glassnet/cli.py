@@ -44,11 +44,22 @@ def cmd_demo(args):
                         optimizer=gn.Adam(3e-3), random_state=0)
     print(f"Training a 64-64-10 network on scikit-learn's digits ({len(X_tr)} images of 8x8 "
           f"pixels; {len(X_te)} held out)")
-    history = net.fit(X_tr, y_tr, epochs=args.epochs, batch_size=32, validation_split=0.1,
-                      callbacks=[gn.EarlyStopping(patience=5), gn.ProgressBar(file=sys.stdout)],
-                      verbose=0)
-    result = net.evaluate(X_te, y_te)
-    print(f"test accuracy: {result['accuracy']:.4f}   test loss: {result['loss']:.4f}")
+    history = _train(gn, net, X_tr, y_tr, args.epochs, progress=args.model == "dense")
+    dense = net.evaluate(X_te, y_te)
+    print(f"test accuracy: {dense['accuracy']:.4f}   test loss: {dense['loss']:.4f}")
+    if args.model == "cnn":
+        net = gn.Sequential([
+            gn.Conv2D(16, 3, padding="same", activation="relu"), gn.MaxPooling2D(2),
+            gn.Conv2D(32, 3, padding="same", activation="relu"), gn.MaxPooling2D(2),
+            gn.Flatten(), gn.Dense(10, activation="softmax"),
+        ], optimizer=gn.Adam(3e-3), random_state=0)
+        X_tr, X_te = X_tr.reshape(-1, 8, 8, 1), X_te.reshape(-1, 8, 8, 1)  # (n, h, w, channels)
+        print("Training a CNN on the same images as (8, 8, 1) arrays: conv 16 3x3, pool 2, "
+              "conv 32 3x3, pool 2, softmax 10")
+        history = _train(gn, net, X_tr, y_tr, args.epochs, progress=True)
+        result = net.evaluate(X_te, y_te)
+        print(f"test accuracy: {result['accuracy']:.4f} (CNN) vs {dense['accuracy']:.4f} "
+              f"(dense)   test loss: {result['loss']:.4f}")
     matrix = confusion_matrix(y_te, net.predict(X_te).argmax(axis=1))
     print("confusion matrix (rows: true digit, columns: predicted digit)")
     print("     " + " ".join(f"{d:>3}" for d in range(10)))
@@ -56,7 +67,8 @@ def cmd_demo(args):
         print(f"  {digit}: " + " ".join(f"{v:>3}" for v in row))
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_path, png_path = out / "digits.glassnet", out / "training-curve.png"
+    name = "digits" if args.model == "dense" else "digits-cnn"
+    model_path, png_path = out / f"{name}.glassnet", out / "training-curve.png"
     gn.save(net, model_path)
     import matplotlib
 
@@ -64,6 +76,18 @@ def cmd_demo(args):
     ax = gn.plot_history(history)
     ax.figure.savefig(png_path, dpi=100, bbox_inches="tight")
     print(f"saved the model to {model_path} and the training curve to {png_path}")
+    if args.model == "cnn":
+        filters_path = out / "filters.png"
+        gn.plot_filters(net, 0).savefig(filters_path, dpi=100, bbox_inches="tight")
+        print(f"saved the first layer's filters to {filters_path}")
+
+
+def _train(gn, net, X, y, epochs, progress):
+    callbacks = [gn.EarlyStopping(patience=5)]
+    if progress:
+        callbacks.append(gn.ProgressBar(file=sys.stdout))
+    return net.fit(X, y, epochs=epochs, batch_size=32, validation_split=0.1,
+                   callbacks=callbacks, verbose=0)
 
 
 # -- train / predict / info ---------------------------------------------------------------
@@ -218,6 +242,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train on scikit-learn's digits and show the result")
     p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--model", default="dense", choices=["dense", "cnn"],
+                   help="dense: a 64-64-10 network; cnn: also a small convolutional one")
     p.add_argument("--out-dir", default="glassnet-demo")
     p.set_defaults(func=cmd_demo)
 

@@ -135,3 +135,61 @@ def plot_network(net, ax=None, max_units=12):
     ax.axis("off")
     ax.set_title("Network (edge width ~ |weight|, blue > 0, red < 0)")
     return ax
+
+
+def _conv_layer(net, layer):
+    """The layer ``layer`` names (an index or a name), checked to be a convolution."""
+    net.check_built()
+    if isinstance(layer, str):
+        found = [candidate for candidate in net.layers if candidate.name == layer]
+        if not found:
+            raise ValueError(f"layer={layer!r}: the network has no layer of that name; its "
+                             f"layers are {[candidate.name for candidate in net.layers]}.")
+        layer = net.layers.index(found[0])
+    chosen = net.layers[layer]
+    if getattr(chosen, "rank", None) != 2 or not chosen.params:
+        raise ValueError(f"layer={layer!r} is {chosen.name}, not a Conv2D layer.")
+    return layer, chosen
+
+
+def _grid(images, title, cmap):
+    """One small image per item of ``images`` (n, h, w), in a square-ish grid of Axes."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap, interpolation="nearest")
+            ax.set_title(str(i), fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_filters(net, layer=0, channel=0):
+    """The kernels of the Conv2D layer ``layer`` (index or name) for input ``channel``, one
+    image per filter (blue < 0 < red): what the layer has learned to look for. Returns the
+    Figure."""
+    _, conv = _conv_layer(net, layer)
+    W = conv.backend.to_host(conv.W)  # (kh, kw, c_in, filters)
+    kernels = W[:, :, channel, :].transpose(2, 0, 1)
+    return _grid(kernels, f"{conv.name}: {conv.filters} filters, input channel {channel}",
+                 "coolwarm")
+
+
+def plot_feature_maps(net, x, layer=0):
+    """What the layer ``layer`` (index or name, a Conv2D) outputs for one image ``x`` of
+    shape ``(height, width, channels)``: one map per filter. Returns the Figure."""
+    index, conv = _conv_layer(net, layer)
+    import numpy as np
+
+    A = net.as_input(np.asarray(x)[None])
+    for earlier in net.layers[: index + 1]:
+        A = earlier.forward(A, False)
+    maps = conv.backend.to_host(A)[0].transpose(2, 0, 1)
+    return _grid(maps, f"{conv.name}: {len(maps)} feature maps", "viridis")
