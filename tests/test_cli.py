@@ -36,6 +36,16 @@ def test_demo_trains_reports_and_saves(tmp_path):
     assert (tmp_path / "demo" / "training-curve.png").stat().st_size > 5000
 
 
+def test_demo_cnn_beats_the_dense_network_on_the_same_split(tmp_path):
+    out = run("demo", "--model", "cnn", "--out-dir", str(tmp_path / "demo"))
+    assert out.returncode == 0, out.stderr
+    line = next(l for l in out.stdout.splitlines() if "(CNN) vs" in l)
+    cnn, dense = float(line.split()[2]), float(line.split()[5])
+    assert cnn > dense >= 0.97
+    assert (tmp_path / "demo" / "digits-cnn.glassnet").stat().st_size > 1000
+    assert (tmp_path / "demo" / "filters.png").stat().st_size > 5000
+
+
 def test_train_predict_info(csvs):
     model = csvs / "iris.glassnet"
     out = run("train", str(csvs / "iris.csv"), "--target", "target", "--hidden", "16",

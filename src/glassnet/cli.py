@@ -49,13 +49,13 @@ def cmd_demo(args):
     print(f"test accuracy: {dense['accuracy']:.4f}   test loss: {dense['loss']:.4f}")
     if args.model == "cnn":
         net = gn.Sequential([
-            gn.Conv2D(16, 3, padding="same", activation="relu"), gn.MaxPooling2D(2),
+            gn.Conv2D(16, 3, padding="same", activation="relu"),
             gn.Conv2D(32, 3, padding="same", activation="relu"), gn.MaxPooling2D(2),
             gn.Flatten(), gn.Dense(10, activation="softmax"),
         ], optimizer=gn.Adam(3e-3), random_state=0)
         X_tr, X_te = X_tr.reshape(-1, 8, 8, 1), X_te.reshape(-1, 8, 8, 1)  # (n, h, w, channels)
-        print("Training a CNN on the same images as (8, 8, 1) arrays: conv 16 3x3, pool 2, "
-              "conv 32 3x3, pool 2, softmax 10")
+        print("Training a CNN on the same images as (8, 8, 1) arrays: conv 16 3x3, conv 32 "
+              "3x3, max pool 2, softmax 10")
         history = _train(gn, net, X_tr, y_tr, args.epochs, progress=True)
         result = net.evaluate(X_te, y_te)
         print(f"test accuracy: {result['accuracy']:.4f} (CNN) vs {dense['accuracy']:.4f} "
