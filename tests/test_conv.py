@@ -310,3 +310,24 @@ def test_five_adam_steps_of_a_conv_network_match_torch():
     expected = [W.permute(2, 3, 1, 0), b, Wd, bd]
     for ours, theirs in zip(net.parameters(), expected):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_the_chain_rule_of_one_kernel_weight_sums_over_output_positions():
+    net = gn.Sequential([gn.Conv2D(2, 2, strides=2, padding="same", activation="relu"),
+                         gn.Flatten(), gn.Dense(2, activation="softmax")], random_state=0,
+                        dtype="float64")
+    X = images(2, 5, 5, 1)
+    step = gn.trace_step(net, X, [1, 0])
+    terms = step.kernel_chain_rule(0, (1, 0, 0, 1))
+    assert len(terms) == 2 * 3 * 3  # samples x output positions (same, stride 2: 5 -> 3)
+    # By hand: output position (0, 1, 2) reads input row 1 * 2 + 1 = 3, column 2 * 2 + 0 = 4.
+    position, delta, a = terms[5]
+    assert position == (0, 1, 2) and a == X[0, 3, 4, 0]
+    _, grads = net.compute_gradients(X, [1, 0])
+    assert math.isclose(sum(d * a for _, d, a in terms), grads[0][1, 0, 0, 1], rel_tol=1e-12)
+    text, md, page = str(step), step.to_markdown(), step.to_html()
+    assert "dJ/dW[0, 0, 0, 0] of conv2d = Σ over samples and output positions" in text
+    assert "an array of shape (2, 5, 5, 1)" in text  # big arrays are summarized
+    assert "conv2d" in md and "conv2d" in page
+    with pytest.raises(ValueError, match="layer 2 \\(dense\\) is not a convolution"):
+        step.kernel_chain_rule(2, (0, 0))

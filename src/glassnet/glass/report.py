@@ -30,12 +30,57 @@ _FN = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU
        "identity": "purelin", "softmax": "softmax", "exp": "exp"}
 
 
+#: Arrays with more values than this (or more than two axes) are summarized, not printed.
+MAX_SHOWN = 200
+
+
+def _summarized(steps):
+    """Each 'eq' whose array is too big to read becomes a 'note' with its shape and range."""
+    for kind, text, latex, array in steps:
+        a = None if array is None else np.asarray(array, dtype=float)
+        if kind == "eq" and a is not None and (a.ndim > 2 or a.size > MAX_SHOWN):
+            summary = (f"an array of shape {a.shape}: min {a.min():.4g}, mean {a.mean():.4g}, "
+                       f"max {a.max():.4g}")
+            yield "note", f"{text} {summary}", f"{latex}: \\text{{{summary}}}", None
+        else:
+            yield kind, text, latex, array
+
+
+def _conv_steps(trace, index, layer, forward):
+    """A convolution's lines: its shapes going forward; going back, the chain rule for its
+    first kernel weight as a sum over output positions."""
+    name = f"{layer.name} ({layer.kind})"
+    if forward:
+        shape_in, shape_out = tuple(layer.A.shape[1:]), (*layer.window["output"],
+                                                         layer.W.shape[-1])
+        return [("note", f"{name}: samples {shape_in} -> {shape_out}, kernel {layer.W.shape} "
+                 f"(strides {layer.window['strides']}, padding {layer.window['pads']})",
+                 f"\\text{{{name}: kernel {layer.W.shape}}}", None),
+                ("eq", f"W of {layer.name} =", f"W_{{{layer.name}}}", layer.W)]
+    weight = (0,) * layer.W.ndim
+    terms = trace.kernel_chain_rule(index, weight)
+    shown = " + ".join(f"{d:.4g}·{a:.4g}" for _, d, a in terms[:4])
+    more = f" + ... ({len(terms)} terms)" if len(terms) > 4 else ""
+    total = float(layer.dW[weight])
+    text = (f"dJ/dW{list(weight)} of {layer.name} = Σ over samples and output positions of "
+            f"δ·a = {shown}{more} = {total:.6g}")
+    return [("eq", f"dJ/dW of {layer.name} =", f"\\partial J / \\partial W_{{{layer.name}}}",
+             layer.dW), ("note", text, _latex_names(text), None)]
+
+
 def _steps(trace):
     """``[(kind, text, latex, array_or_None)]``: kind is 'h' (heading), 'eq' or 'note'."""
+    return list(_summarized(_raw_steps(trace)))
+
+
+def _raw_steps(trace):
     out, l = [], 0
     out.append(("h", "Forward", None, None))
     out.append(("eq", f"x = a{sup(0)} =", "x = a^{[0]}", trace.X))
-    for layer in trace.layers:
+    for index, layer in enumerate(trace.layers):
+        if layer.window is not None:
+            out += _conv_steps(trace, index, layer, forward=True)
+            continue
         if layer.kind == "dense":
             l += 1
             out.append(("eq", f"z{sup(l)} = W{sup(l)}ᵀa{sup(l - 1)} + b{sup(l)}, with "
@@ -55,7 +100,11 @@ def _steps(trace):
     out.append(("h", "Backward (the chain rule)", None, None))
     out.append(("eq", "dJ/dŷ =", "\\partial J / \\partial \\hat y", trace.dL_doutput))
     l = len(trace.dense_layers)
-    for layer in reversed(trace.layers):
+    for index in range(len(trace.layers) - 1, -1, -1):
+        layer = trace.layers[index]
+        if layer.window is not None:
+            out += _conv_steps(trace, index, layer, forward=False)
+            continue
         if layer.activation is not None and layer.dout_dZ is not None \
                 and layer.dout_dZ.ndim == 2:
             out.append(("eq", f"da{sup(l)}/dz{sup(l)} =",
@@ -73,13 +122,14 @@ def _steps(trace):
                             f"\\partial J / \\partial a^{{[{l - 1}]}} = \\delta^{{[{l}]}} "
                             f"W^{{[{l}]T}}", layer.dA))
             l -= 1
-    factors = trace.chain_rule(1, 0, 0)
-    names = " · ".join(name for name, _ in factors[:-1])
-    values = " × ".join(f"{v:.6g}" for _, v in factors[:-1])
-    text = f"{factors[-1][0]} = {names} = {values} = {factors[-1][1]:.6g}"
-    if len(trace.X) > 1:
-        text += " (factors of the first sample; the gradient sums all samples)"
-    out.append(("note", "Chain rule for one weight: " + text, _latex_names(text), None))
+    if trace.dense_layers:
+        factors = trace.chain_rule(1, 0, 0)
+        names = " · ".join(name for name, _ in factors[:-1])
+        values = " × ".join(f"{v:.6g}" for _, v in factors[:-1])
+        text = f"{factors[-1][0]} = {names} = {values} = {factors[-1][1]:.6g}"
+        if len(trace.X) > 1:
+            text += " (factors of the first sample; the gradient sums all samples)"
+        out.append(("note", "Chain rule for one weight: " + text, _latex_names(text), None))
 
     out.append(("h", f"Update ({trace.optimizer}, learning rate {trace.learning_rate:g})",
                 None, None))

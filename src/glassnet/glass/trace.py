@@ -45,6 +45,8 @@ class LayerTrace:
     dA: np.ndarray | None = None
     W_new: np.ndarray | None = None
     b_new: np.ndarray | None = None
+    #: A convolution's geometry: ``strides``, ``dilation`` and the ``pads`` of each axis.
+    window: dict | None = None
 
 
 @dataclass
@@ -90,6 +92,28 @@ class StepTrace:
             (f"dz{sup(l)}{sub(j + 1)}/dW{sup(l)}{sub(i + 1)}{sub(j + 1)}", float(dz_dw)),
             (f"dJ/dW{sup(l)}{sub(i + 1)}{sub(j + 1)}", float(dense.dW[i, j])),
         ]
+
+    def kernel_chain_rule(self, layer: int, index: tuple) -> list[tuple[tuple, float, float]]:
+        """The gradient of one kernel weight ``W[k..., c, f]`` of the convolution at position
+        ``layer`` of ``layers``, as its sum over samples ``i`` and output positions ``o``:
+        ``dJ/dW[k, c, f] = sum_{i, o} delta[i, o, f] * a[i, o * stride + k * dilation, c]``
+        (``a`` the padded input). Returns ``[((i, *o), delta, a), ...]``; the products sum
+        to ``dW[index]``."""
+        record = self.layers[layer]
+        if record.window is None:
+            raise ValueError(f"layer {layer} ({record.name}) is not a convolution.")
+        *k, c, f = index
+        geometry = record.window
+        A = np.pad(record.A, [(0, 0), *geometry["pads"], (0, 0)])
+        out = geometry["output"]
+        delta = record.delta.reshape(len(A), *out, record.W.shape[-1])
+        terms = []
+        for position in np.ndindex(len(A), *out):
+            i, o = position[0], position[1:]
+            source = tuple(oo * s + kk * d for oo, s, kk, d in
+                           zip(o, geometry["strides"], k, geometry["dilation"]))
+            terms.append((position, float(delta[(i, *o, f)]), float(A[(i, *source, c)])))
+        return terms
 
     def __str__(self):
         return render_text(self)
@@ -153,14 +177,16 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
     A = twin.forward(Xp, training=False)
     layers = []
     for index, layer in enumerate(twin.layers):
-        fields = {k: None if v is None else np.array(v) for k, v in layer.trace_fields().items()}
+        fields = {k: v if v is None or k == "window" else np.array(v)
+                  for k, v in layer.trace_fields().items()}
         fn = layer.activation
         W = fields.get("W")
         kind = "dense" if W is not None and W.ndim == 2 else (
             "activation" if fn is not None and W is None else layer.kind)
         record = LayerTrace(index=index, name=layer.name, kind=kind,
                             A=fields.get("A", layers[-1].out if layers else Xp),
-                            W=fields.get("W"), b=fields.get("b"), Z=fields.get("Z"))
+                            W=fields.get("W"), b=fields.get("b"), Z=fields.get("Z"),
+                            window=fields.get("window"))
         record.out = fields.get("out") if fields.get("out") is not None else record.Z
         if fn is not None and record.Z is not None:
             record.activation = fn.name

@@ -132,7 +132,10 @@ class Conv(Layer):
     def trace_fields(self):
         return {"A": self._A, "W": self.W, "b": self.b, "Z": self._Z, "out": self._out,
                 "delta": getattr(self, "_delta", None), "dW": self.grads[0],
-                "db": self.grads[1] if self.use_bias else None}
+                "db": self.grads[1] if self.use_bias else None,
+                "window": {"strides": self.strides, "dilation": self.dilation_rate,
+                           "pads": [tuple(p) for p in self._pads],
+                           "output": self.output_shape[:-1]}}
 
     # -- describing --------------------------------------------------------------
     def get_config(self):
