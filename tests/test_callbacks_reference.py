@@ -483,7 +483,7 @@ def test_early_stopping_says_why_it_stopped(options, values, reason):
 
 def test_target_loss_says_why_it_stopped():
     _, history, _ = run([gn.TargetLoss(0.5)], "loss", [1, 0.5, 0.25], validation=False)
-    assert history.stop_reason == "target loss reached: 0.5 <= 0.5 at epoch 1"
+    assert history.stop_reason == "target loss reached: 0.5 <= 0.5 at epoch 2"  # 1-based
 
 
 def test_early_stopping_that_never_monitors_restores_nothing():

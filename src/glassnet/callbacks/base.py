@@ -66,8 +66,10 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
     def on_train_end(self, logs=None):
+        epochs = self.params.get("epochs")
         self.stop_reason = getattr(self.model, "stop_reason", None) or (
-            f"completed {self.params.get('epochs')} epochs"
+            f"stopped by a callback (stop_training) after {len(self.epoch)} of {epochs} epochs"
+            if getattr(self.model, "stop_training", False) else f"completed {epochs} epochs"
         )
 
     def __repr__(self):

@@ -171,7 +171,8 @@ class TargetLoss(Callback):
         if logs["loss"] <= self.target:
             self.model.stop_training = True
             self.model.stop_reason = (
-                f"target loss reached: {logs['loss']:.6g} <= {self.target:g} at epoch {epoch}"
+                f"target loss reached: {logs['loss']:.6g} <= {self.target:g} at epoch "
+                f"{epoch + 1}"
             )
 
 

@@ -148,11 +148,16 @@ def read_npz(data: bytes, specs, dtype, what) -> dict:
     return arrays
 
 
-def open_container(path):
+def check_path(path) -> str:
+    """``path`` as a str; a TypeError naming what was given otherwise."""
     try:
-        path = os.fspath(path)
+        return os.fspath(path)
     except TypeError:
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.") from None
+
+
+def open_container(path):
+    path = check_path(path)
     if os.path.isdir(path):
         raise ModelFileError(f"{path!r} is a directory, not a .glassnet model file.")
     if not os.path.exists(path):

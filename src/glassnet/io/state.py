@@ -41,6 +41,7 @@ from .container import (
     NPY_SLACK,
     READ_ERRORS,
     ModelFileError,
+    check_path,
     open_container,
     read_member,
     read_npz,
@@ -321,20 +322,16 @@ def load(path, network_class=Network, finish=None):
         If ``path`` is missing, a directory, not a ``.glassnet`` file, damaged,
         from a newer glassnet, or inconsistent in any way.
     """
+    path = check_path(path)  # a wrong type of path is the caller's TypeError, not the file's
     try:
         config, net = _load_parts(path, network_class)
         # config["kind"] is one of KINDS: checked with the config
         return net if finish is None else finish(config["kind"], config, net)
     except ModelFileError as exc:
-        raise ModelFileError(f"Cannot load {os.fspath(path)!r}: {exc}") from None
-    except TypeError as exc:
-        if "path must be" in str(exc):
-            raise
-        raise ModelFileError(f"Cannot load {path!r}: damaged or invalid file ({exc}).") from exc
-    except READ_ERRORS as exc:
+        raise ModelFileError(f"Cannot load {path!r}: {exc}") from None
+    except READ_ERRORS as exc:  # TypeError included: whatever a crafted file provokes
         raise ModelFileError(
-            f"Cannot load {os.fspath(path)!r}: damaged or invalid file "
-            f"({type(exc).__name__}: {exc})."
+            f"Cannot load {path!r}: damaged or invalid file ({type(exc).__name__}: {exc})."
         ) from exc
 
 

@@ -176,23 +176,29 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
         cb.on_train_begin()
 
     problem, best, epoch = None, (math.inf, None, None), first_epoch
+    progress = {"snapshot": None, "batch": None}  # where an interrupt finds the epoch
     with _CtrlC() as ctrl_c:
         try:
             for epoch in range(first_epoch, epochs):
-                problem, best = _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c)
+                problem, best = _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c,
+                                           progress)
                 if ctrl_c.requested and not problem:  # pressed during validation/callbacks
                     problem = ("interrupted", epoch, None, net.params.copy())
                 if problem or net.stop_training:
                     break
         except KeyboardInterrupt:  # raised by a second Ctrl-C or a user's handler
-            problem = ("interrupted", epoch, None, net.params.copy())
+            snapshot = progress["snapshot"]
+            problem = ("interrupted", epoch, progress["batch"],
+                       net.params.copy() if snapshot is None else snapshot)
     if problem and problem[0] == "interrupted":
         _finish_interrupted(net, history, problem, best)
     elif problem:
         kept = _restore_finite(net, problem[3])
         lr = net.optimizer.current_learning_rate
+        what = "the weights became non-finite" if isinstance(problem[2], str) else \
+            f"the loss became {problem[2]}"
         message = (
-            f"Training diverged: the loss became {problem[2]} at epoch {problem[1][0] + 1}, "
+            f"Training diverged: {what} at epoch {problem[1][0] + 1}, "
             f"batch {problem[1][1] + 1} (learning_rate={lr:g}); the network keeps {kept}. "
             "Lower the learning rate, scale the inputs, or clip gradients (clipnorm=...)."
         )
@@ -226,17 +232,19 @@ def _finish_interrupted(net, history, problem, best):
     warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=4)
 
 
-def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c):
+def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
     """One pass over the data; returns ``(problem, best)``, ``problem`` None when all went
     well, else ``(kind, where, loss, snapshot)``.
     """
     snapshot = net.params.copy()  # finite weights to fall back on (one copy per epoch)
+    progress["snapshot"], progress["batch"] = snapshot, None
     start_time = time.perf_counter()
     for cb in callbacks:
         cb.on_epoch_begin(epoch)
     lr = net.optimizer.current_learning_rate
     total, seen = 0.0, 0
     for batch, (Xb, Tb, swb) in enumerate(source.batches()):
+        progress["batch"] = batch
         loss = net.loss_and_gradients(Xb, Tb, swb)
         if not math.isfinite(loss):
             return ("diverged", (epoch, batch), loss, snapshot), best
