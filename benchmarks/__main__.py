@@ -1,6 +1,8 @@
-"""Run the speed workloads A-E side by side and write benchmarks/RESULTS.md.
+"""Run the speed workloads A-H side by side and write benchmarks/RESULTS.md.
 
-    python -m benchmarks [--rounds N] [--workloads ABCDE] [--libraries glassnet,torch,...]
+    python -m benchmarks [--rounds N] [--workloads ABCDEFGH] [--libraries glassnet,torch,...]
+
+A-E: dense networks (``workloads.py``); F-H: convolutional ones (``conv_workloads.py``).
 
 Each (library, workload) pair runs in its own fresh process; the libraries take
 turns within each round, so a busy moment on a shared machine hits all of them.
@@ -24,13 +26,19 @@ from .workloads import WORKLOADS
 
 HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
+CONV_BEGIN, CONV_END = "<!-- conv-speed:begin -->", "<!-- conv-speed:end -->"
 TARGETS = {
     "A": "≤ 0.4× scikit-learn and ≤ 0.75× PyTorch",
     "B": "≤ 0.6× PyTorch",
     "C": "≤ 1.0× PyTorch",
     "D": "≤ 15 µs",
     "E": "≤ +10 MB",
+    "F": "≤ 1.0× PyTorch",
+    "G": "≤ 1.6× PyTorch",
+    "H": "≤ 0.5× PyTorch",
 }
+#: The convolutional workloads run in glassnet's Sequential and PyTorch only.
+CONV_LIBRARIES = ("glassnet", "torch")
 
 PEAK_SNIPPET = """
 import time, numpy as np
@@ -99,6 +107,8 @@ def main(argv=None):
                                           capture_output=True, text=True).stdout))
         for workload in args.workloads:
             for library in libraries:
+                if workload in "FGH" and library not in CONV_LIBRARIES:
+                    continue
                 result = run_one(library, workload)
                 key = "extra_mb" if workload == "E" else "seconds"
                 samples.setdefault((workload, library), []).append(result[key])
@@ -109,9 +119,13 @@ def main(argv=None):
 
     rows = []
     for workload in args.workloads:
-        med = {lib: statistics.median(samples[(workload, lib)]) for lib in libraries}
+        med = {lib: statistics.median(samples[(workload, lib)]) for lib in libraries
+               if (workload, lib) in samples}
         cells = []
         for lib in libraries:
+            if lib not in med:
+                cells.append("")
+                continue
             values = samples[(workload, lib)]
             cell = f"{fmt_value(workload, med[lib])} ({fmt_value(workload, min(values))}–" \
                    f"{fmt_value(workload, max(values))})"
@@ -127,13 +141,26 @@ def main(argv=None):
                     ratios.append(f"{med['glassnet'] / med[peer]:.2f}× {peer}")
         rows.append((workload, cells, ", ".join(ratios), TARGETS[workload]))
 
+    groups = [("ABCDE", BEGIN, END, "## Speed (issue 5)"),
+              ("FGH", CONV_BEGIN, CONV_END, "## Speed of convolutional networks (issue 12)")]
+    for names, begin, end, title in groups:
+        chosen = [row for row in rows if row[0] in names]
+        if not chosen:
+            continue
+        text = section(args, chosen, libraries, peak, begin, end, title)
+        print(text)
+        if not args.no_write:
+            write_section(begin, end, text)
+
+
+def section(args, rows, libraries, peak, begin, end, title):
     header = ["workload", *libraries, "glassnet / peer", "target"]
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload, cells, ratio, target in rows:
         table.append(f"| {workload} | " + " | ".join(cells) + f" | {ratio} | {target} |")
-    text = "\n".join([
-        BEGIN,
-        "## Speed (issue 5)",
+    return "\n".join([
+        begin,
+        title,
         "",
         f"Command: `python -m benchmarks --rounds {args.rounds} --workloads {args.workloads} "
         f"--libraries {args.libraries}`, run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
@@ -147,11 +174,8 @@ def main(argv=None):
         "Machine:",
         "",
         *[f"- {line}" for line in machine_info()],
-        END,
+        end,
     ])
-    print(text)
-    if not args.no_write:
-        write_section(BEGIN, END, text)
 
 
 if __name__ == "__main__":

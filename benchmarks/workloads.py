@@ -148,6 +148,10 @@ def _rss_mb(field):
 
 
 def run(library, workload):
+    if workload in "FGH":
+        from .conv_workloads import run as run_conv
+
+        return run_conv(library, workload)
     spec = WORKLOADS[workload]
     make, fit = LIBRARIES[library]
     X, y = make_data(spec["n"])
