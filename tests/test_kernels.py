@@ -188,3 +188,60 @@ def test_relu_forward_refuses_a_bias_of_the_wrong_size_or_dtype():
     for b in (np.zeros(5, np.float32), np.zeros(3, np.float32), np.zeros(6, np.float64)):
         with pytest.raises(ValueError, match="one value per column"):
             _kernels.relu_forward(Z, b, out)
+
+
+# -- the sliding-window loops, against their plain-array twins ------------------------------
+
+GEOMETRIES = [  # (n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw)
+    (2, 6, 7, 3, 4, 5, 3, 3, 1, 1, 1, 1),
+    (1, 8, 9, 2, 3, 3, 2, 3, 3, 3, 1, 1),
+    (3, 7, 7, 1, 3, 3, 3, 3, 1, 1, 2, 2),
+    (2, 1, 12, 5, 1, 2, 1, 5, 1, 2, 1, 2),  # 1-D: one row
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("g", GEOMETRIES)
+def test_window_gather_and_scatter_add_match_the_reference(dtype, g):
+    rng = np.random.default_rng(sum(g))
+    n, H, W, C, OH, OW, KH, KW = g[:8]
+    A = rng.standard_normal((n, H, W, C)).astype(dtype)
+    cols, expected = (np.empty((n, OH, OW, KH, KW, C), dtype) for _ in range(2))
+    _kernels.window_gather(A, cols, *g)
+    reference.window_gather(A, expected, *g)
+    np.testing.assert_array_equal(cols, expected)
+    dcols = rng.standard_normal(cols.shape).astype(dtype)
+    dA, dA_ref = np.ones_like(A), np.ones_like(A)  # adds to what is there
+    _kernels.window_scatter_add(dA, dcols, *g)
+    reference.window_scatter_add(dA_ref, dcols, *g)
+    np.testing.assert_allclose(dA, dA_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("g", [(2, 6, 6, 3, 3, 3, 2, 2, 2, 2, 1, 1),
+                               (1, 5, 7, 2, 3, 3, 3, 3, 1, 2, 1, 1),
+                               (2, 1, 9, 4, 1, 4, 1, 3, 1, 2, 1, 1)])
+def test_max_pool_loops_match_the_reference_ties_and_nan_included(dtype, g):
+    rng = np.random.default_rng(sum(g))
+    n, H, W, C, OH, OW = g[:6]
+    A = rng.integers(-2, 3, size=(n, H, W, C)).astype(dtype)  # many ties
+    A[0, 0, 0, 0] = np.nan
+    out, ref = np.empty((n, OH, OW, C), dtype), np.empty((n, OH, OW, C), dtype)
+    arg, arg_ref = np.empty((n, OH, OW, C), np.intc), np.empty((n, OH, OW, C), np.intc)
+    _kernels.max_pool_forward(A, out, arg, *g)
+    reference.max_pool_forward(A, ref, arg_ref, *g)
+    np.testing.assert_array_equal(out, ref)  # NaN where a window holds one
+    np.testing.assert_array_equal(arg, arg_ref)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dA, dA_ref = np.zeros_like(A), np.zeros_like(A)
+    _kernels.max_pool_backward(dA, dout, arg, *g)
+    reference.max_pool_backward(dA_ref, dout, arg_ref, *g)
+    np.testing.assert_allclose(dA, dA_ref, **TOL[dtype])
+
+
+def test_window_loops_refuse_a_geometry_that_does_not_fit():
+    A, cols = np.zeros((1, 4, 4, 1), np.float32), np.zeros((1, 3, 3, 3, 3, 1), np.float32)
+    with pytest.raises(ValueError, match="the window geometry does not fit the image"):
+        _kernels.window_gather(A, cols, 1, 4, 4, 1, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"windows must hold 16 values of float32"):
+        _kernels.window_gather(A, cols, 1, 4, 4, 1, 2, 2, 2, 2, 1, 1, 1, 1)

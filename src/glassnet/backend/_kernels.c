@@ -23,7 +23,15 @@
  *   relu_backward:  dZ = dA if A > 0 else 0 * dA
  *
  * (NaN stays NaN in both, as with NumPy's maximum and multiply, so a diverging run is
- * still seen.)
+ * still seen.) And the sliding windows of convolutions and pooling over channels-last
+ * images A (n, H, W, C) (a 1-D input is one row, H = 1), whose contiguous runs are only C
+ * values long, too short for NumPy's strided copies:
+ *
+ *   window_gather:       cols[i, oh, ow, kh, kw, :] = A[i, oh sh + kh dh, ow sw + kw dw, :]
+ *   window_scatter_add:  A[i, oh sh + kh dh, ow sw + kw dw, :] += cols[i, oh, ow, kh, kw, :]
+ *   max_pool_forward:    out[i, oh, ow, c] = max over the window (the first maximum's tap
+ *                        kh KW + kw in arg; NaN wins, as in PyTorch)
+ *   max_pool_backward:   dA[at the tap in arg] += dout
  *
  * Buffers are C-contiguous float32 or float64 (all of one dtype and, but for b, length),
  * taken through the buffer protocol, so this file needs Python's headers only. The
@@ -133,8 +141,90 @@
             dZ[i] = A[i] > (T)0 ? dA[i] : (T)0 * dA[i];                                   \
     }
 
+/* The window geometry: input (n, H, W, C), output (OH, OW), kernel (KH, KW), strides and
+   dilations (the padding is already in A). */
+typedef struct {
+    Py_ssize_t n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw;
+} Geometry;
+
+#define DEFINE_WINDOWS(T, SUFFIX)                                                         \
+    static void window_gather_##SUFFIX(const T *restrict A, T *restrict cols, Geometry g) \
+    {                                                                                     \
+        const Py_ssize_t C = g.C;                                                         \
+        T *restrict out = cols;                                                           \
+        for (Py_ssize_t i = 0; i < g.n; i++)                                              \
+            for (Py_ssize_t oh = 0; oh < g.OH; oh++)                                      \
+                for (Py_ssize_t ow = 0; ow < g.OW; ow++)                                  \
+                    for (Py_ssize_t kh = 0; kh < g.KH; kh++) {                            \
+                        const T *row = A + ((i * g.H + oh * g.sh + kh * g.dh) * g.W       \
+                                            + ow * g.sw) * C;                             \
+                        for (Py_ssize_t kw = 0; kw < g.KW; kw++, out += C)                \
+                            memcpy(out, row + kw * g.dw * C, C * sizeof(T));              \
+                    }                                                                     \
+    }                                                                                     \
+                                                                                          \
+    MULTIVERSION static void window_scatter_add_##SUFFIX(                                 \
+        const T *restrict cols, T *restrict A, Geometry g)                                \
+    {                                                                                     \
+        const Py_ssize_t C = g.C;                                                         \
+        const T *restrict in = cols;                                                      \
+        for (Py_ssize_t i = 0; i < g.n; i++)                                              \
+            for (Py_ssize_t oh = 0; oh < g.OH; oh++)                                      \
+                for (Py_ssize_t ow = 0; ow < g.OW; ow++)                                  \
+                    for (Py_ssize_t kh = 0; kh < g.KH; kh++) {                            \
+                        T *row = A + ((i * g.H + oh * g.sh + kh * g.dh) * g.W             \
+                                      + ow * g.sw) * C;                                   \
+                        for (Py_ssize_t kw = 0; kw < g.KW; kw++, in += C) {               \
+                            T *restrict a = row + kw * g.dw * C;                          \
+                            for (Py_ssize_t c = 0; c < C; c++) a[c] += in[c];             \
+                        }                                                                 \
+                    }                                                                     \
+    }                                                                                     \
+                                                                                          \
+    MULTIVERSION static void max_pool_forward_##SUFFIX(                                   \
+        const T *restrict A, T *restrict out, int *restrict arg, Geometry g)              \
+    {                                                                                     \
+        const Py_ssize_t C = g.C;                                                         \
+        for (Py_ssize_t i = 0; i < g.n; i++)                                              \
+            for (Py_ssize_t oh = 0; oh < g.OH; oh++)                                      \
+                for (Py_ssize_t ow = 0; ow < g.OW; ow++, out += C, arg += C) {            \
+                    const T *first = A + ((i * g.H + oh * g.sh) * g.W + ow * g.sw) * C;   \
+                    for (Py_ssize_t c = 0; c < C; c++) { out[c] = first[c]; arg[c] = 0; } \
+                    for (Py_ssize_t kh = 0; kh < g.KH; kh++)                              \
+                        for (Py_ssize_t kw = 0; kw < g.KW; kw++) {                        \
+                            if (kh == 0 && kw == 0) continue;                             \
+                            const T *a = first + (kh * g.W + kw) * C;                     \
+                            const int tap = (int)(kh * g.KW + kw);                        \
+                            for (Py_ssize_t c = 0; c < C; c++) {                          \
+                                T best = out[c], v = a[c];                                \
+                                if (best == best && (v > best || v != v)) {               \
+                                    out[c] = v;                                           \
+                                    arg[c] = tap;                                         \
+                                }                                                         \
+                            }                                                             \
+                        }                                                                 \
+                }                                                                         \
+    }                                                                                     \
+                                                                                          \
+    static void max_pool_backward_##SUFFIX(                                               \
+        const T *restrict dout, const int *restrict arg, T *restrict dA, Geometry g)      \
+    {                                                                                     \
+        const Py_ssize_t C = g.C;                                                         \
+        for (Py_ssize_t i = 0; i < g.n; i++)                                              \
+            for (Py_ssize_t oh = 0; oh < g.OH; oh++)                                      \
+                for (Py_ssize_t ow = 0; ow < g.OW; ow++, dout += C, arg += C) {           \
+                    T *first = dA + ((i * g.H + oh * g.sh) * g.W + ow * g.sw) * C;        \
+                    for (Py_ssize_t c = 0; c < C; c++) {                                  \
+                        const Py_ssize_t kh = arg[c] / g.KW, kw = arg[c] % g.KW;          \
+                        first[(kh * g.W + kw) * C + c] += dout[c];                        \
+                    }                                                                     \
+                }                                                                         \
+    }
+
 DEFINE_RELU(float, f32)
 DEFINE_RELU(double, f64)
+DEFINE_WINDOWS(float, f32)
+DEFINE_WINDOWS(double, f64)
 DEFINE_KERNELS(float, f32, sqrtf)
 DEFINE_KERNELS(double, f64, sqrt)
 
@@ -333,7 +423,120 @@ static PyObject *py_relu_backward(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A C-contiguous float32/float64 (or int32, for `ints`) buffer of exactly `count` values. */
+static int take_sized(Py_buffer *view, PyObject *obj, const char *name, int writable,
+                      Py_ssize_t count, char dtype, int ints)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous%s array, got %R.", name,
+                     writable ? ", writable" : "", (PyObject *)Py_TYPE(obj));
+        return -1;
+    }
+    const char *f = view->format ? view->format : "B";
+    if (*f == '@' || *f == '=' || (PY_LITTLE_ENDIAN && *f == '<')) f++;
+    int ok = ints ? (strcmp(f, "i") == 0 && view->itemsize == sizeof(int))
+                  : float_code(view) == dtype;
+    if (!ok || view->len / view->itemsize != count) {
+        PyErr_Format(PyExc_ValueError, "%s must hold %zd values of %s.", name, count,
+                     ints ? "int32" : (dtype == 'f' ? "float32" : "float64"));
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* window_*(A, B, [arg,] n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw): A is the image side
+   (n, H, W, C), B the window side. `mode`: 0 gather, 1 scatter-add, 2 max forward, 3 max
+   backward. */
+static PyObject *windows(PyObject *args, int mode, const char *fmt)
+{
+    PyObject *ao, *bo, *io = NULL;
+    Geometry g;
+    int parsed = mode >= 2
+        ? PyArg_ParseTuple(args, fmt, &ao, &bo, &io, &g.n, &g.H, &g.W, &g.C, &g.OH, &g.OW,
+                           &g.KH, &g.KW, &g.sh, &g.sw, &g.dh, &g.dw)
+        : PyArg_ParseTuple(args, fmt, &ao, &bo, &g.n, &g.H, &g.W, &g.C, &g.OH, &g.OW, &g.KH,
+                           &g.KW, &g.sh, &g.sw, &g.dh, &g.dw);
+    if (!parsed) return NULL;
+    if (g.n < 0 || g.C < 1 || g.OH < 1 || g.OW < 1 || g.KH < 1 || g.KW < 1 || g.sh < 1
+        || g.sw < 1 || g.dh < 1 || g.dw < 1 || (g.OH - 1) * g.sh + (g.KH - 1) * g.dh >= g.H
+        || (g.OW - 1) * g.sw + (g.KW - 1) * g.dw >= g.W) {
+        PyErr_SetString(PyExc_ValueError, "the window geometry does not fit the image.");
+        return NULL;
+    }
+    Py_buffer av, bv, iv;
+    if (PyObject_GetBuffer(ao, &av, PyBUF_FORMAT) < 0) return NULL;
+    char dtype = float_code(&av);
+    PyBuffer_Release(&av);
+    if (dtype == 0) {
+        PyErr_SetString(PyExc_TypeError, "the image must hold float32 or float64 values.");
+        return NULL;
+    }
+    Py_ssize_t image = g.n * g.H * g.W * g.C, out = g.n * g.OH * g.OW * g.C;
+    Py_ssize_t window = mode >= 2 ? out : out * g.KH * g.KW;
+    int writes_image = mode == 1 || mode == 3;
+    if (take_sized(&av, ao, "image", writes_image, image, dtype, 0)) return NULL;
+    if (take_sized(&bv, bo, "windows", !writes_image, window, dtype, 0)) {
+        PyBuffer_Release(&av);
+        return NULL;
+    }
+    if (mode >= 2 && take_sized(&iv, io, "arg", mode == 2, out, dtype, 1)) {
+        PyBuffer_Release(&av);
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (dtype == 'f') {
+        if (mode == 0) window_gather_f32(av.buf, bv.buf, g);
+        else if (mode == 1) window_scatter_add_f32(bv.buf, av.buf, g);
+        else if (mode == 2) max_pool_forward_f32(av.buf, bv.buf, iv.buf, g);
+        else max_pool_backward_f32(bv.buf, iv.buf, av.buf, g);
+    } else {
+        if (mode == 0) window_gather_f64(av.buf, bv.buf, g);
+        else if (mode == 1) window_scatter_add_f64(bv.buf, av.buf, g);
+        else if (mode == 2) max_pool_forward_f64(av.buf, bv.buf, iv.buf, g);
+        else max_pool_backward_f64(bv.buf, iv.buf, av.buf, g);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&av);
+    PyBuffer_Release(&bv);
+    if (mode >= 2) PyBuffer_Release(&iv);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_window_gather(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    return windows(args, 0, "OOnnnnnnnnnnnn:window_gather");
+}
+
+static PyObject *py_window_scatter_add(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    return windows(args, 1, "OOnnnnnnnnnnnn:window_scatter_add");
+}
+
+static PyObject *py_max_pool_forward(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    return windows(args, 2, "OOOnnnnnnnnnnnn:max_pool_forward");
+}
+
+static PyObject *py_max_pool_backward(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    return windows(args, 3, "OOOnnnnnnnnnnnn:max_pool_backward");
+}
+
 static PyMethodDef methods[] = {
+    {"window_gather", py_window_gather, METH_VARARGS,
+     "window_gather(A, cols, n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw): im2col."},
+    {"window_scatter_add", py_window_scatter_add, METH_VARARGS,
+     "window_scatter_add(dA, dcols, n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw): col2im, "
+     "adding into dA."},
+    {"max_pool_forward", py_max_pool_forward, METH_VARARGS,
+     "max_pool_forward(A, out, arg, n, H, W, C, OH, OW, KH, KW, sh, sw, 1, 1): the max of "
+     "each window and its first tap."},
+    {"max_pool_backward", py_max_pool_backward, METH_VARARGS,
+     "max_pool_backward(dA, dout, arg, n, H, W, C, OH, OW, KH, KW, sh, sw, 1, 1): dout added "
+     "at each window's tap."},
     {"relu_forward", py_relu_forward, METH_VARARGS,
      "relu_forward(Z, b, out): Z += b (per column), out = max(Z, 0), in one pass."},
     {"relu_backward", py_relu_backward, METH_VARARGS,
@@ -349,8 +552,9 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "glassnet._kernels",
-    "Fused optimizer update rules and ReLU loops on float32/float64 buffers (see _kernels.c).", -1,
+    PyModuleDef_HEAD_INIT, "glassnet.backend._kernels",
+    "Fused optimizer update rules, ReLU and sliding-window loops on float32/float64 buffers "
+    "(see _kernels.c).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -86,12 +86,13 @@ class Conv(Layer):
     # -- computing ---------------------------------------------------------------
     def forward(self, A, training=False, activate=True):
         xp, out = self.xp, self.output_shape[:-1]
-        Ap = conv.pad(A, self._pads)
-        view = conv.windows(Ap, self.kernel_size, self.strides, self.dilation_rate, out)
+        Ap = xp.ascontiguousarray(conv.pad(A, self._pads))
+        self._geometry = conv.geometry(Ap.shape, self.kernel_size, self.strides,
+                                       self.dilation_rate, out)
         shape = (len(A) * math.prod(out), math.prod(self.kernel_size) * A.shape[-1])
         cols = self._buffer("cols", shape, A.dtype, training)
         cols = xp.empty(shape, dtype=A.dtype) if cols is None else cols
-        cols.reshape(view.shape)[...] = view  # im2col: the one copy of the windows
+        conv.gather(Ap, cols, self._geometry)  # im2col: the one copy of the windows
         self._A, self._cols, self._out = A, cols, None
         Z = xp.matmul(cols, self.W.reshape(-1, self.filters),
                       out=self._buffer("Z", (shape[0], self.filters), A.dtype, training))
@@ -121,12 +122,13 @@ class Conv(Layer):
             delta.sum(axis=0, out=self.grads[1])
         if not need_input_grad:
             return None
-        dcols = xp.matmul(delta, self.W.reshape(-1, self.filters).T)
-        A, out = self._A, self.output_shape[:-1]
+        dcols = xp.matmul(delta, self.W.reshape(-1, self.filters).T,
+                          out=self._buffer("dcols", self._cols.shape, delta.dtype, True))
+        A = self._A
         padded = [s + b + a for s, (b, a) in zip(A.shape[1:-1], self._pads)]
-        dAp = xp.zeros((len(A), *padded, A.shape[-1]), dtype=dOut.dtype)
-        conv.add_windows(dAp, dcols.reshape(len(A), *out, *self.kernel_size, A.shape[-1]),
-                         self.kernel_size, self.strides, self.dilation_rate, out)
+        dAp = self._buffer("dAp", (len(A), *padded, A.shape[-1]), dOut.dtype, True)
+        dAp[...] = 0
+        conv.scatter_add(dAp, dcols, self._geometry)  # col2im
         return conv.crop(dAp, self._pads)
 
     def trace_fields(self):

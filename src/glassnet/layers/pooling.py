@@ -50,13 +50,17 @@ class Pooling(Layer):
                             self.output_shape[:-1])
 
     def forward(self, A, training=False, activate=True):
-        xp, out, P = self.xp, self.output_shape[:-1], math.prod(self.pool_size)
+        xp, out = self.xp, self.output_shape[:-1]
         self._A = A
         if self.reducer == "max":
-            Ap = conv.pad(A, self._pads, value=-xp.inf)
-            win = self._view(Ap).reshape(len(A), *out, P, A.shape[-1])
-            self._argmax = win.argmax(axis=-2)  # the first maximum, as PyTorch
-            return xp.take_along_axis(win, self._argmax[..., None, :], axis=-2)[..., 0, :]
+            Ap = xp.ascontiguousarray(conv.pad(A, self._pads, value=-xp.inf))
+            self._geometry = conv.geometry(Ap.shape, self.pool_size, self.strides,
+                                           self._dilation, out)
+            shape = (len(A), *self.output_shape)
+            result = self._buffer("out", shape, A.dtype, training)
+            result = xp.empty(shape, dtype=A.dtype) if result is None else result
+            self._argmax = xp.empty(shape, dtype=xp.intc)  # the tap of the first maximum
+            return conv.max_pool(Ap, result, self._argmax, self._geometry)
         Ap = conv.pad(A, self._pads)
         total = self._view(Ap).sum(axis=tuple(range(1 + self.rank, 1 + 2 * self.rank)))
         self._count = self._counts(A)
@@ -74,17 +78,15 @@ class Pooling(Layer):
         xp, A, out = self.xp, self._A, self.output_shape[:-1]
         padded = [s + b + a for s, (b, a) in zip(A.shape[1:-1], self._pads)]
         dAp = xp.zeros((len(A), *padded, A.shape[-1]), dtype=dOut.dtype)
-        shape = (len(A), *out, *self.pool_size, A.shape[-1])
         if self.reducer == "max":
-            taps = xp.arange(math.prod(self.pool_size)).reshape(self.pool_size)
-            hit = self._argmax[(slice(None),) * (1 + self.rank) + (None,) * self.rank] == \
-                taps[(None,) * (1 + self.rank) + (...,) + (None,)]
-            dW = hit * dOut[(slice(None),) * (1 + self.rank) + (None,) * self.rank]
-        else:
+            conv.max_pool_backward(dAp, xp.ascontiguousarray(dOut), self._argmax,
+                                   self._geometry)
+        else:  # every position of a window gets its share of the window's gradient
+            shape = (len(A), *out, *self.pool_size, A.shape[-1])
             per = dOut / self._count
             dW = xp.broadcast_to(per[(slice(None),) * (1 + self.rank) + (None,) * self.rank],
                                  shape)
-        conv.add_windows(dAp, dW, self.pool_size, self.strides, self._dilation, out)
+            conv.add_windows(dAp, dW, self.pool_size, self.strides, self._dilation, out)
         return conv.crop(dAp, self._pads)
 
     def get_config(self):

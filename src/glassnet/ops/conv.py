@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..backend import namespace
+from ..backend import backend_of, namespace
 
 
 def as_tuple(name, value, rank, low=1):
@@ -107,3 +107,37 @@ def crop(dAp, widths):
         return dAp
     return dAp[(slice(None), *(slice(b, dAp.shape[i + 1] - a) for i, (b, a) in enumerate(widths)),
                 slice(None))]
+
+
+def geometry(padded_shape, kernel, stride, dilation, out):
+    """The 12 ints of a window loop, ``(n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw)``: a 1-D
+    input ``(n, L, C)`` is one row of a 2-D image."""
+    n, *spatial, c = padded_shape
+    if len(spatial) == 1:
+        spatial, kernel, stride, dilation, out = ([1, *spatial], (1, *kernel), (1, *stride),
+                                                  (1, *dilation), (1, *out))
+    return (n, *spatial, c, *out, *kernel, *stride, *dilation)
+
+
+def gather(Ap, cols, geometry):
+    """im2col through the backend's loop: the windows of ``Ap`` copied into ``cols``."""
+    backend_of(Ap).kernels.window_gather(Ap, cols, *geometry)
+    return cols
+
+
+def scatter_add(dAp, dcols, geometry):
+    """col2im through the backend's loop: each window's gradient added back into ``dAp``."""
+    backend_of(dAp).kernels.window_scatter_add(dAp, dcols, *geometry)
+    return dAp
+
+
+def max_pool(Ap, out, arg, geometry):
+    """The max of each window into ``out`` and the tap of its first maximum into ``arg``."""
+    backend_of(Ap).kernels.max_pool_forward(Ap, out, arg, *geometry)
+    return out
+
+
+def max_pool_backward(dAp, dout, arg, geometry):
+    """``dout`` added into ``dAp`` at each window's maximum."""
+    backend_of(dAp).kernels.max_pool_backward(dAp, dout, arg, *geometry)
+    return dAp
