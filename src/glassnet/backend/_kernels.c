@@ -158,6 +158,11 @@ typedef struct {
                     for (Py_ssize_t kh = 0; kh < g.KH; kh++) {                            \
                         const T *row = A + ((i * g.H + oh * g.sh + kh * g.dh) * g.W       \
                                             + ow * g.sw) * C;                             \
+                        if (g.dw == 1) { /* the row's taps are one contiguous run */      \
+                            memcpy(out, row, g.KW * C * sizeof(T));                       \
+                            out += g.KW * C;                                              \
+                            continue;                                                     \
+                        }                                                                 \
                         for (Py_ssize_t kw = 0; kw < g.KW; kw++, out += C)                \
                             memcpy(out, row + kw * g.dw * C, C * sizeof(T));              \
                     }                                                                     \
