@@ -85,7 +85,7 @@ class Layer:
         full_key = (key, tuple(shape), dtype)
         buf = self._buffers.get(full_key)
         if buf is None:
-            if len(self._buffers) > 8:  # batch shapes changed: drop stale buffers
+            if len(self._buffers) > 24:  # batch shapes changed: drop stale buffers
                 self._buffers.clear()
             buf = self._buffers[full_key] = self.xp.empty(shape, dtype=dtype)
         return buf

@@ -86,7 +86,9 @@ class Conv(Layer):
     # -- computing ---------------------------------------------------------------
     def forward(self, A, training=False, activate=True):
         xp, out = self.xp, self.output_shape[:-1]
-        Ap = xp.ascontiguousarray(conv.pad(A, self._pads))
+        padded = [s + b + a for s, (b, a) in zip(A.shape[1:-1], self._pads)]
+        Ap = conv.pad(A, self._pads,
+                      out=self._buffer("Ap", (len(A), *padded, A.shape[-1]), A.dtype, training))
         self._geometry = conv.geometry(Ap.shape, self.kernel_size, self.strides,
                                        self.dilation_rate, out)
         shape = (len(A) * math.prod(out), math.prod(self.kernel_size) * A.shape[-1])

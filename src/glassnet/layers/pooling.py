@@ -53,13 +53,16 @@ class Pooling(Layer):
         xp, out = self.xp, self.output_shape[:-1]
         self._A = A
         if self.reducer == "max":
-            Ap = xp.ascontiguousarray(conv.pad(A, self._pads, value=-xp.inf))
+            padded = [s + b + a for s, (b, a) in zip(A.shape[1:-1], self._pads)]
+            Ap = conv.pad(A, self._pads, value=-xp.inf, out=self._buffer(
+                "Ap", (len(A), *padded, A.shape[-1]), A.dtype, training))
             self._geometry = conv.geometry(Ap.shape, self.pool_size, self.strides,
                                            self._dilation, out)
             shape = (len(A), *self.output_shape)
             result = self._buffer("out", shape, A.dtype, training)
             result = xp.empty(shape, dtype=A.dtype) if result is None else result
-            self._argmax = xp.empty(shape, dtype=xp.intc)  # the tap of the first maximum
+            arg = self._buffer("arg", shape, xp.intc, training)  # the tap of each maximum
+            self._argmax = xp.empty(shape, dtype=xp.intc) if arg is None else arg
             return conv.max_pool(Ap, result, self._argmax, self._geometry)
         Ap = conv.pad(A, self._pads)
         total = self._view(Ap).sum(axis=tuple(range(1 + self.rank, 1 + 2 * self.rank)))
@@ -77,7 +80,8 @@ class Pooling(Layer):
     def backward(self, dOut, need_input_grad=True, activate=True):
         xp, A, out = self.xp, self._A, self.output_shape[:-1]
         padded = [s + b + a for s, (b, a) in zip(A.shape[1:-1], self._pads)]
-        dAp = xp.zeros((len(A), *padded, A.shape[-1]), dtype=dOut.dtype)
+        dAp = self._buffer("dAp", (len(A), *padded, A.shape[-1]), dOut.dtype, True)
+        dAp[...] = 0
         if self.reducer == "max":
             conv.max_pool_backward(dAp, xp.ascontiguousarray(dOut), self._argmax,
                                    self._geometry)

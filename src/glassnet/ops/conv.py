@@ -60,13 +60,19 @@ def output_size(size, kernel, stride, dilation, before, after):
     return (size + before + after - (kernel - 1) * dilation - 1) // stride + 1
 
 
-def pad(A, widths, value=0.0):
-    """``A`` with ``widths[i] = (before, after)`` added to spatial axis ``i`` (a copy), or
-    ``A`` itself when nothing is added."""
-    if not any(b or a for b, a in widths):
-        return A
+def pad(A, widths, value=0.0, out=None):
+    """``A`` with ``widths[i] = (before, after)`` added to spatial axis ``i``, written into
+    ``out`` when given (a reused buffer of the padded shape), or ``A`` itself (made
+    contiguous) when nothing is added."""
     xp = namespace(A)
-    return xp.pad(A, [(0, 0), *widths, (0, 0)], constant_values=value)
+    if not any(b or a for b, a in widths):
+        return xp.ascontiguousarray(A)
+    if out is None:
+        return xp.pad(A, [(0, 0), *widths, (0, 0)], constant_values=value)
+    out[...] = value  # the borders (the interior is overwritten next)
+    out[(slice(None), *(slice(b, b + s) for (b, _), s in zip(widths, A.shape[1:-1])),
+         slice(None))] = A
+    return out
 
 
 def windows(Ap, kernel, stride, dilation, out):
