@@ -103,7 +103,8 @@ class Network:
             try:
                 out = layer.build(shape)
             except ValueError as exc:
-                where = "X has samples" if i == 0 else f"Layer {i + 1} ({layer.name}) receives"
+                where = "X has samples" if i == 0 else \
+                    f"Layer {i + 1} ({layer.name}) receives samples"
                 raise ValueError(f"{where} of shape {shape}: {exc}") from None
             self._specs.append((layer.param_specs(shape), layer.state_specs(shape)))
             shape = out
