@@ -261,16 +261,26 @@ class Network:
 
     def _forward_to_logits(self, X, training):
         """Forward pass; with a fused output, stops before the output activation."""
-        A, last = X, len(self.layers) - 1
+        A, skip = X, self._skipped_activation()
         for i, layer in enumerate(self.layers):
-            A = layer.forward(A, training, activate=not (i == last and self.fused))
+            # Only the layer whose activation the loss takes over is asked to skip it, so a
+            # user's layer written as forward(A, training) works anywhere else.
+            A = layer.forward(A, training, activate=False) if i == skip else \
+                layer.forward(A, training)
         return A
 
-    def _backward(self, dA, fused):
+    def _skipped_activation(self):
+        """The index of the last layer when the loss is fused with its activation, else -1."""
         last = len(self.layers) - 1
-        for i in range(last, self._first_trainable - 1, -1):
+        return last if self.fused and self.layers[last].activation is not None else -1
+
+    def _backward(self, dA, fused):
+        skip = self._skipped_activation() if fused else -1
+        for i in range(len(self.layers) - 1, self._first_trainable - 1, -1):
             need = i > self._first_trainable
-            dA = self.layers[i].backward(dA, need, activate=not (i == last and fused))
+            layer = self.layers[i]
+            dA = layer.backward(dA, need, activate=False) if i == skip else \
+                layer.backward(dA, need)
 
     def loss_and_gradients(self, X, T, sample_weight=None, training=True):
         """Forward, loss, backward on a prepared batch: fills ``grads``, returns the loss."""

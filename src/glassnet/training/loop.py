@@ -257,6 +257,7 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
             return ("interrupted", epoch, batch, snapshot), best
         if net.stop_training:
             break
+    progress["batch"] = None  # past the batches: validation and the epoch's callbacks
     if not all_finite(net.params):
         return ("diverged", (epoch, batch), "non-finite weights", snapshot), best
     logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
