@@ -218,8 +218,9 @@ def test_one_dimensional_input_is_refused_with_the_reshape_hint():
 
 
 def test_a_scalar_is_refused_as_not_two_dimensional():
-    assert refusal(5.0).startswith(
-        "X must be 2-D (n_samples, n_features), got 0-D with shape ().")
+    assert refusal(5.0) == (  # once with the hint for images, which a scalar is not
+        "X must be 2-D (n_samples, n_features), got 0-D with shape (). Pass one row per "
+        "sample, e.g. [[value]].")
 
 
 def test_no_samples_wrong_width_and_nan_are_refused():

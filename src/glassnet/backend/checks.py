@@ -98,9 +98,11 @@ def check_features(X, name="X", input_shape=None, xp=None):
             "convert strings or objects to numbers first."
         )
     if X.ndim < 2:
+        hint = (" Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one "
+                "sample." if X.ndim == 1 else " Pass one row per sample, e.g. [[value]].")
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with shape {X.shape}."
-            " Reshape it with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
+            + hint
         )
     if len(X) == 0:
         raise ValueError(f"{name} has 0 samples; at least 1 is needed.")
