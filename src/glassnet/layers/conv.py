@@ -120,8 +120,11 @@ class Conv(Layer):
         self._delta = delta
         gW = self.grads[0]
         xp.matmul(self._cols.T, delta, out=gW.reshape(-1, self.filters))
-        if self.use_bias:
-            delta.sum(axis=0, out=self.grads[1])
+        if self.use_bias:  # dL/db = 1ᵀ·delta, a BLAS product (as Dense; 10x delta.sum(axis=0))
+            ones = getattr(self, "_ones", None)
+            if ones is None or len(ones) != len(delta) or ones.dtype != delta.dtype:
+                ones = self._ones = xp.ones(len(delta), dtype=delta.dtype)
+            xp.matmul(ones, delta, out=self.grads[1])
         if not need_input_grad:
             return None
         dcols = xp.matmul(delta, self.W.reshape(-1, self.filters).T,
