@@ -95,26 +95,8 @@ def layer_state(net):
 
 def save_network(net, path, *, kind="Sequential", epochs_done=None, extra=None):
     """Write the built network ``net`` to ``path`` atomically, as a model of ``kind`` with
-    the config sections ``extra`` (an estimator's parameters) besides the network's.
-
-    Parameters
-    ----------
-    net : Network
-    path : str or os.PathLike
-        Conventionally ending in ``.glassnet``.
-    epochs_done : int, optional
-        Epochs trained so far, for ``fit(..., resume_from=path)``; defaults to the
-        epochs recorded by the model's last ``fit``.
-
-    Examples
-    --------
-    >>> import numpy as np, glassnet as gn, tempfile, os
-    >>> net = gn.Sequential([gn.Dense(1, input_dim=2)], loss="mse", random_state=0)
-    >>> path = os.path.join(tempfile.mkdtemp(), "net.glassnet")
-    >>> gn.save(net.build(2), path)
-    >>> X = np.ones((1, 2))
-    >>> bool((gn.load(path).predict(X) == net.predict(X)).all())
-    True
+    the config sections ``extra`` (an estimator's parameters) besides the network's;
+    ``epochs_done`` defaults to the network's own count. Users call :func:`glassnet.save`.
     """
     if epochs_done is None:
         epochs_done = getattr(net, "epochs_done", 0)

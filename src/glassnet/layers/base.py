@@ -41,6 +41,23 @@ class StateSpec(NamedTuple):
     value: float
 
 
+def initializer_config(names) -> dict:
+    """The ``kernel_initializer``/``bias_initializer`` entries of a config: the names given as
+    strings (an array or a callable is not data, so a config records None for it)."""
+    kernel, bias = (name if isinstance(name, str) else None for name in names)
+    return {"kernel_initializer": kernel, "bias_initializer": bias}
+
+
+def without_class_name(config) -> dict:
+    """A layer config as constructor arguments: no ``class_name``, and an initializer the
+    config could not record (None) becomes zeros (the weights are set from the file)."""
+    config = {k: v for k, v in config.items() if k != "class_name"}
+    for key in ("kernel_initializer", "bias_initializer"):
+        if config.get(key) is None:
+            config[key] = "zeros"
+    return config
+
+
 class Layer:
     """Base class: no parameters, the output shape of the input, per-shape work buffers."""
 

@@ -18,7 +18,7 @@ import math
 from ..ops import activations as act
 from ..ops import conv
 from ..ops.initializers import get_initializer
-from .base import Layer, ParamSpec
+from .base import Layer, ParamSpec, initializer_config, without_class_name
 
 
 class Conv(Layer):
@@ -146,9 +146,6 @@ class Conv(Layer):
 
     # -- describing --------------------------------------------------------------
     def get_config(self):
-        def name_or_none(init):
-            return init if isinstance(init, str) else None
-
         return {
             "class_name": type(self).__name__, "filters": self.filters,
             "kernel_size": list(self.kernel_size), "strides": list(self.strides),
@@ -156,16 +153,12 @@ class Conv(Layer):
             "dilation_rate": list(self.dilation_rate),
             "activation": None if self.activation is None else self.activation.get_config(),
             "use_bias": self.use_bias,
-            "kernel_initializer": name_or_none(self._initializer_names[0]),
-            "bias_initializer": name_or_none(self._initializer_names[1]),
+            **initializer_config(self._initializer_names),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = {k: v for k, v in config.items() if k != "class_name"}
-        for key in ("kernel_initializer", "bias_initializer"):
-            if config.get(key) is None:
-                config[key] = "zeros"
+        config = without_class_name(config)
         for key in ("kernel_size", "strides", "padding", "dilation_rate"):
             if isinstance(config.get(key), list):
                 config[key] = tuple(config[key])

@@ -9,7 +9,7 @@ import numbers
 from ..backend import check_fraction
 from ..ops import activations as act
 from ..ops.initializers import get_initializer
-from .base import Layer, ParamSpec
+from .base import Layer, ParamSpec, initializer_config, without_class_name
 
 
 class Dense(Layer):
@@ -132,25 +132,17 @@ class Dense(Layer):
                 "delta": getattr(self, "_delta", None), "dW": self.grads[0], "db": self.grads[1]}
 
     def get_config(self):
-        def name_or_none(init):
-            return init if isinstance(init, str) else None
-
         return {
             "class_name": "Dense",
             "units": self.units,
             "activation": None if self.activation is None else self.activation.get_config(),
             "input_dim": self.input_dim,
-            "kernel_initializer": name_or_none(self._initializer_names[0]),
-            "bias_initializer": name_or_none(self._initializer_names[1]),
+            **initializer_config(self._initializer_names),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = {k: v for k, v in config.items() if k != "class_name"}
-        for key in ("kernel_initializer", "bias_initializer"):
-            if config.get(key) is None:
-                config[key] = "zeros"
-        return cls(**config)
+        return cls(**without_class_name(config))
 
 
 class Activation(Layer):

@@ -14,6 +14,15 @@ from ..ops import conv
 from .base import Layer
 
 
+def _check_rank(layer, input_shape):
+    """``input_shape`` as a tuple, if it has the layer's ``rank`` spatial axes and channels."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != layer.rank + 1:
+        raise ValueError(f"{type(layer).__name__} takes samples with {layer.rank} spatial "
+                         f"axis{'es' if layer.rank > 1 else ''} and the channels last.")
+    return input_shape
+
+
 class Pooling(Layer):
     """Max or average pooling over ``rank`` spatial axes (``reducer`` "max" or "average")."""
 
@@ -29,10 +38,7 @@ class Pooling(Layer):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
 
     def build(self, input_shape):
-        input_shape, name = tuple(input_shape), type(self).__name__
-        if len(input_shape) != self.rank + 1:
-            raise ValueError(f"{name} takes samples with {self.rank} spatial "
-                             f"axis{'es' if self.rank > 1 else ''} and the channels last.")
+        input_shape, name = _check_rank(self, input_shape), type(self).__name__
         spatial = input_shape[:-1]
         ones = (1,) * self.rank
         self._pads = conv.axis_pads(spatial, self.pool_size, self.strides, ones, self.padding)
@@ -134,10 +140,7 @@ class GlobalPooling(Layer):
     rank = reducer = None
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != self.rank + 1:
-            raise ValueError(f"{type(self).__name__} takes samples with {self.rank} spatial "
-                             f"axis{'es' if self.rank > 1 else ''} and the channels last.")
+        input_shape = _check_rank(self, input_shape)
         self.input_shape, self.output_shape = input_shape, (input_shape[-1],)
         return self.output_shape
 
