@@ -8,7 +8,9 @@ Each (library, workload) pair runs in its own fresh process; the libraries take
 turns within each round, so a busy moment on a shared machine hits all of them.
 Reported: the median over rounds, the min-max spread, glassnet's ratio to each
 peer (from the medians of the same run), and achieved GFLOP/s against the
-float32 matrix-product peak measured in the same run.
+float32 matrix-product peak measured in the same run; for F-H also the peak memory of
+the epoch (resident set, Linux) beside PyTorch's. Where the time of F-H goes:
+``python -m benchmarks.conv_profile``.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     libraries = args.libraries.split(",")
     peaks = []
-    samples = {}
+    samples, memory = {}, {}
     for r in range(args.rounds):
         peaks.append(float(subprocess.run([sys.executable, "-c", PEAK_SNIPPET],
                                           capture_output=True, text=True).stdout))
@@ -112,6 +114,9 @@ def main(argv=None):
                 result = run_one(library, workload)
                 key = "extra_mb" if workload == "E" else "seconds"
                 samples.setdefault((workload, library), []).append(result[key])
+                if "peak_mb" in result:
+                    memory.setdefault((workload, library), []).append(
+                        (result["peak_mb"], result["epoch_mb"]))
                 print(f"round {r + 1}: {workload} {library:13s} "
                       f"{fmt_value(workload, result[key])}", flush=True)
     peak = statistics.median(peaks)
@@ -139,7 +144,8 @@ def main(argv=None):
             for peer in ("sklearn", "torch", "glassnet-mlp"):
                 if peer in med and "glassnet" in med:
                     ratios.append(f"{med['glassnet'] / med[peer]:.2f}× {peer}")
-        rows.append((workload, cells, ", ".join(ratios), TARGETS[workload]))
+        rows.append((workload, cells, ", ".join(ratios), TARGETS[workload],
+                     memory_cell(workload, libraries, memory)))
 
     groups = [("ABCDE", BEGIN, END, "## Speed (issue 5)"),
               ("FGH", CONV_BEGIN, CONV_END, "## Speed of convolutional networks (issue 12)")]
@@ -153,11 +159,25 @@ def main(argv=None):
             write_section(begin, end, text)
 
 
+def memory_cell(workload, libraries, memory):
+    """Median peak resident set of the epoch per library, and its rise above the start."""
+    parts = []
+    for lib in libraries:
+        if (workload, lib) in memory:
+            peak = statistics.median(p for p, _ in memory[(workload, lib)])
+            rise = statistics.median(r for _, r in memory[(workload, lib)])
+            parts.append(f"{lib} {peak:.0f} MB (+{rise:.0f})")
+    return ", ".join(parts)
+
+
 def section(args, rows, libraries, peak, begin, end, title):
-    header = ["workload", *libraries, "glassnet / peer", "target"]
+    with_memory = any(row[4] for row in rows)
+    header = ["workload", *libraries, "glassnet / peer", "target"] + \
+        (["peak memory of the epoch (rise during it)"] if with_memory else [])
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for workload, cells, ratio, target in rows:
-        table.append(f"| {workload} | " + " | ".join(cells) + f" | {ratio} | {target} |")
+    for workload, cells, ratio, target, mem in rows:
+        table.append(f"| {workload} | " + " | ".join(cells) + f" | {ratio} | {target} |"
+                     + (f" {mem} |" if with_memory else ""))
     return "\n".join([
         begin,
         title,

@@ -72,8 +72,34 @@ def torch_model(workload):
     return model
 
 
+def _status_mb(key):
+    """A ``/proc/self/status`` figure in MB (Linux), or None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak():
+    """Start the process's peak-RSS mark afresh (Linux: ``clear_refs`` 5); False if not."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def run(library, workload):
-    """Seconds of one epoch of ``workload`` for ``library`` ("glassnet" or "torch")."""
+    """Seconds of one epoch of ``workload`` for ``library`` ("glassnet" or "torch"), and the
+    epoch's memory: ``peak_mb``, the process's peak resident set during the epoch, and
+    ``epoch_mb``, how far that peak rose above the resident set at its start (the data and
+    the model already there).
+    """
     spec = CONV_WORKLOADS[workload]
     X, y = make_images(spec["shape"], spec["n"])
     result = {"library": library, "workload": workload}
@@ -81,6 +107,7 @@ def run(library, workload):
         model = glassnet_model(workload)
         model.fit(X[:256], y[:256], epochs=1, batch_size=spec["batch"], verbose=0)  # warm up
         model = glassnet_model(workload)
+        peak_reset, before = _reset_peak(), _status_mb("VmRSS")
         start = time.perf_counter()
         model.fit(X, y, epochs=1, batch_size=spec["batch"], verbose=0)
     else:
@@ -91,6 +118,7 @@ def run(library, workload):
         channels_first = np.ascontiguousarray(np.moveaxis(X, -1, 1))
         Xt, yt = torch.from_numpy(channels_first), torch.from_numpy(y)
         loss_fn = torch.nn.CrossEntropyLoss()
+        peak_reset, before = _reset_peak(), _status_mb("VmRSS")
         start = time.perf_counter()
         order = torch.randperm(len(Xt))
         for i in range(0, len(Xt), spec["batch"]):
@@ -99,4 +127,7 @@ def run(library, workload):
             loss_fn(model(Xt[idx]), yt[idx]).backward()
             model.opt.step()
     result["seconds"] = time.perf_counter() - start
+    peak = _status_mb("VmHWM")
+    if peak_reset and peak is not None and before is not None:
+        result["peak_mb"], result["epoch_mb"] = peak, peak - before
     return result

@@ -197,6 +197,11 @@ GEOMETRIES = [  # (n, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw)
     (1, 8, 9, 2, 3, 3, 2, 3, 3, 3, 1, 1),
     (3, 7, 7, 1, 3, 3, 3, 3, 1, 1, 2, 2),
     (2, 1, 12, 5, 1, 2, 1, 5, 1, 2, 1, 2),  # 1-D: one row
+    # Contiguous runs of KW * C values of each length class the gather copies apart:
+    (2, 5, 6, 1, 3, 4, 3, 3, 1, 1, 1, 1),  # 3 (element by element)
+    (2, 3, 4, 2, 2, 3, 2, 2, 1, 1, 1, 1),  # 4 (one 4-value copy)
+    (1, 4, 5, 4, 2, 2, 2, 2, 2, 2, 1, 1),  # 8
+    (1, 4, 6, 8, 3, 5, 2, 2, 1, 1, 1, 1),  # 16 (memcpy)
 ]
 
 

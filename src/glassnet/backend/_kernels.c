@@ -159,8 +159,18 @@ typedef struct {
                         const T *row = A + ((i * g.H + oh * g.sh + kh * g.dh) * g.W       \
                                             + ow * g.sw) * C;                             \
                         if (g.dw == 1) { /* the row's taps are one contiguous run */      \
-                            memcpy(out, row, g.KW * C * sizeof(T));                       \
-                            out += g.KW * C;                                              \
+                            const Py_ssize_t run = g.KW * C;                              \
+                            if (run >= 16)                                                \
+                                memcpy(out, row, run * sizeof(T));                        \
+                            else if (run >= 8) { /* two overlapping fixed-size copies */  \
+                                memcpy(out, row, 8 * sizeof(T));                          \
+                                memcpy(out + run - 8, row + run - 8, 8 * sizeof(T));      \
+                            } else if (run >= 4) {                                        \
+                                memcpy(out, row, 4 * sizeof(T));                          \
+                                memcpy(out + run - 4, row + run - 4, 4 * sizeof(T));      \
+                            } else                                                        \
+                                for (Py_ssize_t j = 0; j < run; j++) out[j] = row[j];     \
+                            out += run;                                                   \
                             continue;                                                     \
                         }                                                                 \
                         for (Py_ssize_t kw = 0; kw < g.KW; kw++, out += C)                \
@@ -179,6 +189,12 @@ typedef struct {
                     for (Py_ssize_t kh = 0; kh < g.KH; kh++) {                            \
                         T *row = A + ((i * g.H + oh * g.sh + kh * g.dh) * g.W             \
                                       + ow * g.sw) * C;                                   \
+                        if (g.dw == 1) { /* one contiguous run, as in the gather */       \
+                            const Py_ssize_t run = g.KW * C;                              \
+                            for (Py_ssize_t j = 0; j < run; j++) row[j] += in[j];         \
+                            in += run;                                                    \
+                            continue;                                                     \
+                        }                                                                 \
                         for (Py_ssize_t kw = 0; kw < g.KW; kw++, in += C) {               \
                             T *restrict a = row + kw * g.dw * C;                          \
                             for (Py_ssize_t c = 0; c < C; c++) a[c] += in[c];             \
