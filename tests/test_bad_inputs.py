@@ -46,6 +46,16 @@ def with_nan(A, value=np.nan):
     return A
 
 
+def beyond(A, value, at):
+    A = np.array(A, dtype=float)
+    A[at] = value
+    return A
+
+
+def regressor():
+    return gn.Sequential([gn.Dense(1)], loss="mse", random_state=0)
+
+
 def model_file(tmp, name="m.glassnet"):
     path = os.path.join(tmp, name)
     fitted_net().save(path)
@@ -134,6 +144,27 @@ CASES = [
      ModelFileError, "resume_from=.*No model file"),
     ("fit-callback-not-callback", fitted_net, lambda m, t: m.fit(X, Y, callbacks=[print]),
      ValueError, "callbacks must be glassnet Callback instances"),
+    # Finite in float64 but not in the network's float32: refused before the cast makes inf.
+    ("fit-beyond-float32-X", fitted_net, lambda m, t: m.fit(beyond(X, 1e39, (7, 2)), Y,
+                                                            verbose=0), ValueError,
+     r"^X\[:, 2\] has 1e\+39 at row 7, beyond float32's range \(3\.4e\+38\); scale the "
+     r"data or use dtype='float64'\.$"),
+    ("fit-1e308-X", fitted_net, lambda m, t: m.fit(beyond(X, -1e308, (0, 1)), Y, verbose=0),
+     ValueError, r"^X\[:, 1\] has -1e\+308 at row 0, beyond float32's range"),
+    ("fit-beyond-float32-y", lambda: None,
+     lambda m, t: regressor().fit(X, beyond(X[:, 0], 1e39, 5), verbose=0), ValueError,
+     r"^y has 1e\+39 at row 5, beyond float32's range \(3\.4e\+38\)"),
+    ("fit-beyond-float32-validation-X", fitted_net,
+     lambda m, t: m.fit(X, Y, validation_data=(beyond(X, 1e39, (1, 0)), Y), verbose=0),
+     ValueError, r"^X\[:, 0\] has 1e\+39 at row 1, beyond float32's range"),
+    ("fit-zero-features", lambda: None,
+     lambda m, t: gn.Sequential([gn.Dense(2), gn.Softmax()]).fit(np.zeros((10, 0)), Y[:10],
+                                                                 verbose=0),
+     ValueError, r"^X has 0 features \(shape \(10, 0\)\); at least 1 is needed\.$"),
+    ("fit-ce-2d-string-targets", lambda: None,
+     lambda m, t: gn.Sequential([gn.Dense(2), gn.Softmax()]).fit(
+         X, np.array([["a", "b"]] * 40), verbose=0),
+     ValueError, "needs (integer class labels|numeric targets).*got dtype <U1"),
     # -- constructing -----------------------------------------------------------------
     ("optimizer-negative-lr", lambda: None, lambda m, t: gn.SGD(learning_rate=-0.1), ValueError,
      "learning_rate must be a finite number > 0, got -0.1"),
@@ -152,18 +183,28 @@ CASES = [
      ValueError, "dtype must be one of"),
     ("checkpoint-every-0", lambda: None, lambda m, t: gn.Checkpoint("m.glassnet", every=0),
      ValueError, "every must be an integer >= 1"),
+    ("input-dim-bool", lambda: None, lambda m, t: gn.Dense(2, input_dim=True), ValueError,
+     "input_dim must be a positive integer or None, got True"),
+    ("initializer-bool", lambda: None, lambda m, t: gn.Dense(2, kernel_initializer=True),
+     ValueError, "initializer.*got True"),
+    # 10 * 10**12 + 10**12 weights: refused at build in one line, before numpy's MemoryError.
+    ("dense-too-many-weights", lambda: None,
+     lambda m, t: gn.Sequential([gn.Dense(10**12)]).build(10), ValueError,
+     r"^Layer 1 \(dense\) needs 11,000,000,000,000 weights: .* 80\.0 TiB as float32"),
     # -- Sequential.predict -----------------------------------------------------------
     ("predict-feature-count", fitted_net, lambda m, t: m.predict(X[:, :2]), ValueError,
      r"X has samples of shape \(2,\), but the network was built for \(3,\)"),
     ("predict-nan", fitted_net, lambda m, t: m.predict(with_nan(X)), ValueError,
      "X contains NaN or infinity"),
+    ("predict-beyond-float32", fitted_net, lambda m, t: m.predict(beyond(X, 3e38 * 2, (9, 1))),
+     ValueError, r"^X\[:, 1\] has 6e\+38 at row 9, beyond float32's range"),
+    ("predict-zero-features", fitted_net, lambda m, t: m.predict(np.zeros((5, 0))), ValueError,
+     r"^X has 0 features \(shape \(5, 0\)\)"),
     ("predict-unbuilt", lambda: None,
      lambda m, t: gn.Sequential([gn.Dense(2)]).predict(X), ValueError, "not built yet"),
     # -- the estimators ---------------------------------------------------------------
     ("clf-nan-X", fitted_clf, lambda m, t: m.fit(with_nan(X), Y3), ValueError,
      "(?i)input (X )?contains NaN"),
-    ("clf-single-class", fitted_clf, lambda m, t: m.fit(X, np.zeros(40)), ValueError,
-     r"MLPClassifier needs samples of at least 2 classes in y, got 1 class: 0.0"),
     ("clf-unseen-class-partial-fit", fitted_clf,
      lambda m, t: m.partial_fit(X, np.arange(40) % 5), ValueError,
      "`y` has classes not in `self.classes_`"),
@@ -213,8 +254,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[
-    c[0] if isinstance(c, tuple) else None for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c[0]) for c in CASES])
 def test_bad_input_is_refused_clearly_and_changes_nothing(case, tmp_path):
     _, factory, call, error, pattern = case
     model = factory()

@@ -123,6 +123,11 @@ EARLY_STOPPING = [
         # (Monitoring from e0: e2 5 w1 would stop after 3 epochs.)
         id="start_from_epoch"),
     pytest.param(
+        {"patience": 3}, [1, 2, 2, 2, 2, 2, 2], 4, 0, 3,
+        # e0 1* w0, e1 w1, e2 w2, e3 w3 >= 3: stop after the 4th epoch (1-based), that is
+        # after 3 epochs without improvement (Keras' rule: wait >= patience).
+        id="patience-3-stops-after-3-epochs-without-improvement"),
+    pytest.param(
         {"patience": 0}, [NAN, 3, 3, 3], 3, 1, 2,
         # e0 NaN is no improvement (w1 >= 0) but epoch 0 never stops; e1 3* w0; e2 w1: stop.
         id="never-stops-at-epoch-0"),
@@ -468,12 +473,15 @@ def test_reduce_lr_on_plateau_refuses_a_schedule():
 @pytest.mark.parametrize("options, values, reason", [
     ({"patience": 2}, [3, 4, 5, 6],
      # e0 3*, e1 w1, e2 w2 >= 2: stop at epoch 2, best 3 at epoch 0.
-     "early stopping: loss did not improve for 2 epochs (best 3 at epoch 0)"),
+     "early stopping: loss did not improve for 2 epochs (best 3 at epoch 1)"),  # 1-based
     ({"patience": 1, "baseline": 2.0}, [3, 2.5, 2.75],
      # e0 3* (not under the baseline: w1), e1 2.5* (w2; an improving epoch never stops),
      # e2 w3 >= 1: stop.
      "early stopping: loss did not improve on the baseline 2 in 3 epochs "
-     "(best 2.5 at epoch 1)"),
+     "(best 2.5 at epoch 2)"),
+    ({"patience": 3}, [1, 2, 2, 2, 2, 2],
+     # e0 1*, e1 w1, e2 w2, e3 w3 >= 3: stop after the 4th epoch, 3 without improvement.
+     "early stopping: loss did not improve for 3 epochs (best 1 at epoch 1)"),
 ])
 def test_early_stopping_says_why_it_stopped(options, values, reason):
     stop = gn.EarlyStopping(monitor="loss", **options)

@@ -32,6 +32,9 @@ def test_demo_trains_reports_and_saves(tmp_path):
     accuracy = float(out.stdout.split("test accuracy: ")[1].split()[0])
     assert accuracy >= 0.97
     assert "confusion matrix" in out.stdout
+    # progress goes to stderr: stdout holds the results only
+    assert "epoch" not in out.stdout.lower() and "training a 64-64-10" in out.stderr
+    assert "epoch" in out.stderr.lower()
     assert (tmp_path / "demo" / "digits.glassnet").stat().st_size > 1000
     assert (tmp_path / "demo" / "training-curve.png").stat().st_size > 5000
 
@@ -66,6 +69,7 @@ def test_train_predict_info(csvs):
     np.testing.assert_allclose(table.sum(axis=1), 1, rtol=1e-6)
     out = run("predict", str(model), str(csvs / "rows.csv"), "--out", str(csvs / "p.csv"))
     assert out.returncode == 0 and pd.read_csv(csvs / "p.csv").shape == (4, 1)
+    assert out.stdout == "" and "wrote 4 predictions" in out.stderr
     out = run("info", str(model))
     assert out.returncode == 0 and "Total params: " in out.stdout
 
@@ -85,11 +89,11 @@ def test_explain_prints_the_hand_computed_numbers():
 
 @pytest.mark.parametrize("args,message", [
     (["train", "missing.csv", "--target", "y"], "no such data file: missing.csv"),
-    (["train", "{iris}", "--target", "nope"], "no column 'nope' in"),
+    (["train", "{iris}", "--target", "nope"], "--target: no column 'nope' in"),
     (["train", "{text}", "--target", "b"], "column(s) ['a'] of"),
     (["predict", "missing.glassnet", "{rows}"], "no such model file: missing.glassnet"),
     (["info", "{iris}"], "is not a .glassnet model file"),
-    (["explain", "--network", "4"], "--network needs at least an input and an output size"),
+    (["explain", "--network", "4"], "argument --network: expected at least 2 sizes"),
     (["info", "{folder}"], "is a directory"),
     (["predict", "{truncated}", "{rows}"], "Cannot load"),
 ])
@@ -105,5 +109,6 @@ def test_mistakes_print_one_clear_line_and_exit_non_zero(csvs, args, message):
     out = run(*args)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("glassnet: error: ") and message in lines[0]
+    assert len(lines) == 1 and lines[0].startswith(f"glassnet {args[0]}: error: ")
+    assert message in lines[0]
     assert "Traceback" not in out.stderr

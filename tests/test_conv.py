@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import summary_text
 
 import glassnet as gn
 
@@ -230,7 +231,7 @@ def test_output_shapes_follow_keras_formulas():
     shapes = [layer.output_shape for layer in net.layers]
     # same: ceil(28 / 2) = 14, ceil(27 / 2) = 14; pool 2: 7, 7; valid (3, 1): 5, 7
     assert shapes == [(14, 14, 8), (7, 7, 8), (5, 7, 4), (4,)]
-    assert "(None, 14, 14, 8)" in net.summary(print_fn=None)
+    assert "(None, 14, 14, 8)" in summary_text(net)
 
 
 @pytest.mark.parametrize("layers, shape, match", [

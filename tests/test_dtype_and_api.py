@@ -5,6 +5,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import summary_text
 
 import glassnet as gn
 
@@ -132,7 +133,7 @@ def test_early_stopping_restores_the_best_weights():
 def test_summary_lists_layers_shapes_and_parameter_counts():
     net = gn.Sequential([gn.Dense(64, activation="relu", input_dim=784), gn.Dropout(0.2),
                          gn.Dense(10), gn.Softmax()])
-    text = net.summary(print_fn=None)
+    text = summary_text(net)
     lines = text.splitlines()
     assert any("dense (Dense)" in l and "(None, 64)" in l and "50240" in l for l in lines)
     assert any("dropout (Dropout)" in l and "(None, 64)" in l for l in lines)
@@ -153,8 +154,8 @@ def test_verbose_prints_a_line_per_epoch_and_per_batch(capsys):
     rng = np.random.default_rng(4)
     X, y = rng.normal(size=(8, 5)), rng.integers(0, 3, size=8)
     net_for().fit(X, y, epochs=2, batch_size=4, verbose=1)
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = capsys.readouterr().err.strip().splitlines()  # progress goes to stderr
     assert len(lines) == 2 and lines[0].startswith("Epoch 1/2 - loss: ")
     net_for().fit(X, y, epochs=1, batch_size=4, verbose=2)
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and "grad norm" in lines[0]

@@ -69,7 +69,8 @@ def test_bad_fit_arguments(kwargs, match):
      r"cross_entropy' needs class labels y in \[0, 1\] for a network with 2 outputs, got labels "
      r"in \[0, 2\]"),
     (X, np.array([0, 1, 0.5, 0, 1, 0]), r"needs integer class labels y"),
-    (X, np.array(list("abaabb")), r"needs integer class labels 0..n_classes-1, got dtype <U1"),
+    (X, np.array(list("abaabb")),
+     r"needs integer class labels 0..n_classes-1 \(or one-hot rows\), got dtype <U1"),
     (X, np.ones((6, 3)), r"y has shape \(6, 3\) but the network has 2 output\(s\)"),
 ])
 def test_bad_training_data(X_bad, y_bad, match):

@@ -269,7 +269,8 @@ def test_partial_fit_with_classes_and_unseen_labels(iris):
     assert clf.predict_proba(X).shape == (150, 3)
     with pytest.raises(ValueError, match="`classes=.*` is not the same as on last call"):
         clf.partial_fit(X, y, classes=[0, 1, 5])
-    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+    with pytest.raises(AttributeError, match="^partial_fit is only available for stochastic "
+                                             "optimizers. lbfgs is not stochastic.$"):
         MLPClassifier(solver="lbfgs").partial_fit(X, y, classes=[0, 1, 2])
     other = MLPClassifier((8,), random_state=0)
     other.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
@@ -415,8 +416,8 @@ def test_user_mistakes_get_scikit_learns_errors(iris, make, match, error):
             make(X, y)
 
 
-def test_verbose_shows_a_progress_bar_over_the_epochs(iris, capsys):
+def test_verbose_2_shows_a_progress_bar_over_the_epochs(iris, capsys):
     X, y = iris
-    fit_quiet(MLPClassifier((8,), max_iter=12, verbose=True, random_state=0), X, y)
+    fit_quiet(MLPClassifier((8,), max_iter=12, verbose=2, random_state=0), X, y)
     err = capsys.readouterr().err
     assert "12/12" in err and "epoch" in err and "loss=" in err

@@ -410,8 +410,11 @@ def test_cross_entropy_fused_with_soft_targets_that_do_not_sum_to_one():
      "Loss 'cross_entropy' needs integer class labels y (or one-hot rows), got non-integer "
      "floats."),
     ("cross_entropy", np.array(["a", "b"]), 3,
-     "Loss 'cross_entropy' needs integer class labels 0..n_classes-1, got dtype <U1; encode "
-     "string labels first (or use glassnet.MLPClassifier)."),
+     "Loss 'cross_entropy' needs integer class labels 0..n_classes-1 (or one-hot rows), got "
+     "dtype <U1; encode string labels first (or use glassnet.MLPClassifier)."),
+    ("cross_entropy", np.array([["a", "b"]] * 2), 3,
+     "Loss 'cross_entropy' needs integer class labels 0..n_classes-1 (or one-hot rows), got "
+     "dtype <U1; encode string labels first (or use glassnet.MLPClassifier)."),
     ("cross_entropy", np.array([0, 3]), 3,
      "Loss 'cross_entropy' needs class labels y in [0, 2] for a network with 3 outputs, got "
      "labels in [0, 3]."),

@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import summary_text
 
 import glassnet as gn
 
@@ -38,13 +39,13 @@ dtype: float64"""
 def test_summary_of_a_network_given_its_input_dim():
     # Dense(3) on 2 inputs: 2*3 + 3 = 9; Dense(1) on 3: 3*1 + 1 = 4; 13 in all.
     printed = []
-    text = make(input_dim=2).summary(print_fn=printed.append)
-    assert [line.rstrip() for line in text.splitlines()] == SUMMARY_BUILT.splitlines()
-    assert printed == [text]
+    assert make(input_dim=2).summary(print_fn=printed.append) is None
+    assert len(printed) == 1  # the table, in one call
+    assert [line.rstrip() for line in printed[0].splitlines()] == SUMMARY_BUILT.splitlines()
 
 
 def test_summary_of_an_unbuilt_network_shows_question_marks():
-    text = make().summary(print_fn=None)
+    text = summary_text(make())
     lines = text.splitlines()
     assert lines[4].split() == ["dense", "(Dense)", "(None,", "?)", "?"]
     assert lines[5].split() == ["dense", "(Dense)", "(None,", "?)", "?"]  # named when built
@@ -52,9 +53,10 @@ def test_summary_of_an_unbuilt_network_shows_question_marks():
 
 
 def test_summary_prints_with_print_by_default(capsys):
+    # Keras: summary() prints and returns None, so print(net.summary()) shows it once.
     net = make(input_dim=2)
-    text = net.summary()
-    assert capsys.readouterr().out == text + "\n"
+    print(net.summary())
+    assert capsys.readouterr().out == summary_text(net) + "\nNone\n"
 
 
 def test_count_params():

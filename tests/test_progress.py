@@ -68,16 +68,43 @@ def test_progress_logger_batch_gradient_norm_is_the_global_norm():
     assert line.endswith(f"grad norm: {expected:.4g}"), (line, expected)
 
 
-def test_progress_logger_defaults_to_stdout(capsys):
-    tiny_net().fit(X, y, epochs=1, callbacks=[ProgressLogger(1)], verbose=0)
+def test_progress_logger_defaults_to_stderr(capsys):
+    # Progress is not a program's output: stdout stays clean for what it prints itself.
+    tiny_net().fit(X, y, epochs=1, callbacks=[ProgressLogger(2)], verbose=0)
     captured = capsys.readouterr()
-    assert captured.out.startswith("Epoch 1/1 - loss: ") and captured.err == ""
+    assert captured.err.startswith("  batch 1/1 - loss: ") and "Epoch 1/1 - loss: " in captured.err
+    assert captured.out == ""
 
 
 def test_fit_verbose_prints_through_the_logger(capsys):
     tiny_net().fit(X, y, epochs=3, verbose=1)
-    lines = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
     assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert captured.out == ""
+
+
+def test_progress_bar_defaults_to_stderr(capsys):
+    pytest.importorskip("tqdm")
+    tiny_net().fit(X, y, epochs=2, callbacks=[ProgressBar()], verbose=0)
+    captured = capsys.readouterr()
+    assert "2/2" in captured.err and captured.out == ""
+
+
+def test_progress_bar_without_tqdm_defaults_to_stderr(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    tiny_net().fit(X, y, epochs=1, callbacks=[ProgressBar()], verbose=0)
+    captured = capsys.readouterr()
+    assert captured.err.startswith("Epoch 1/1 - loss: ") and captured.out == ""
 
 
 def test_progress_bar_counts_epochs_and_shows_losses():

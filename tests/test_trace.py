@@ -104,7 +104,9 @@ def test_the_2_3_1_example_and_its_chain_rule_factors():
     # dJ/dW²₂₁ = dJ/da²₁ · da²₁/dz²₁ · dz²₁/dW²₂₁ = (-1/p) · p(1-p) · a¹₂
     names, values = zip(*trace.chain_rule(2, 1, 0))
     assert names == ("dJ/da²₁", "da²₁/dz²₁", "dz²₁/dW²₂₁", "dJ/dW²₂₁")
-    assert values[:3] == pytest.approx((-1 / p, p * (1 - p), a1[1]))
+    # One sample: each factor holds one value, and their product is the gradient.
+    assert [v.shape for v in values[:3]] == [(1,)] * 3
+    assert [v[0] for v in values[:3]] == pytest.approx([-1 / p, p * (1 - p), a1[1]])
     assert values[3] == pytest.approx((p - 1) * a1[1])
 
 

@@ -38,8 +38,13 @@ class Sequential(Network):
 
         save_network(self, path, kind="Sequential")
 
-    def summary(self, print_fn=print) -> str:
-        """A table of layers, output shapes and parameter counts (printed with ``print_fn``)."""
+    def summary(self, print_fn=None) -> None:
+        """Print a table of layers, output shapes and parameter counts, as Keras does.
+
+        ``print_fn`` (default ``print``) is called once with the whole table; pass your own
+        to capture it (``lines = []; net.summary(print_fn=lines.append)``). Returns None,
+        so ``print(net.summary())`` shows the table once (then ``None``), as in Keras.
+        """
         if not self.built and self.layers and self.layers[0].input_dim is not None:
             self.build(self.layers[0].input_dim)
         rows = []
@@ -62,6 +67,4 @@ class Sequential(Network):
             f"Total params: {total}", f"Loss: {loss}   Optimizer: {self.optimizer!r}",
             f"dtype: {self.dtype.name}",
         ])
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        (print if print_fn is None else print_fn)(text)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 from .backend import all_finite, check_features, get_backend, resolve_dtype
+from .backend.checks import check_range
 from .layers import Layer, layer_from_config
 from .ops.activations import Identity
 from .ops.initializers import initial_values
@@ -108,12 +110,7 @@ class Network:
                 raise ValueError(f"{where} of shape {shape}: {exc}") from None
             self._specs.append((layer.param_specs(shape), layer.state_specs(shape)))
             shape = out
-        xp = self.backend.xp
-        n_params = sum(math.prod(s.shape) for params, _ in self._specs for s in params)
-        n_state = sum(math.prod(s.shape) for _, states in self._specs for s in states)
-        self.params = xp.zeros(n_params, dtype=self.dtype)
-        self.grads = xp.zeros(n_params, dtype=self.dtype)
-        self.state = xp.zeros(n_state, dtype=self.dtype)
+        self._allocate()
         self._bind_views()
         for layer, (params, states) in zip(self.layers, self._specs):
             for view, spec in zip(layer.params, params):
@@ -126,6 +123,33 @@ class Network:
         self.optimizer.build(self.params)
         self.built = True
         return self
+
+    def _allocate(self):
+        """The flat buffers, refused in one line when they cannot fit in memory: checked
+        against the machine's memory before allocating (where the OS says it), and a
+        MemoryError of the allocation itself says the same."""
+        counts = [sum(math.prod(s.shape) for s in params) for params, _ in self._specs]
+        n_params = sum(counts)
+        n_state = sum(math.prod(s.shape) for _, states in self._specs for s in states)
+        needed = (2 * n_params + n_state) * self.dtype.itemsize  # params, grads, state
+        memory = _memory_bytes()
+        try:
+            if memory is not None and needed > memory:
+                raise MemoryError
+            xp = self.backend.xp
+            self.params = xp.zeros(n_params, dtype=self.dtype)
+            self.grads = xp.zeros(n_params, dtype=self.dtype)
+            self.state = xp.zeros(n_state, dtype=self.dtype)
+        except MemoryError:
+            self.params = self.grads = self.state = None
+            biggest = max(range(len(counts)), key=counts.__getitem__)
+            layer = self.layers[biggest]
+            than = "" if memory is None else f", more than this machine's {_size(memory)}"
+            raise ValueError(
+                f"Layer {biggest + 1} ({layer.name}) needs {counts[biggest]:,} weights: the "
+                f"network's {n_params:,} parameters and their gradients take {_size(needed)} "
+                f"as {self.dtype.name}{than}. Use fewer units or filters."
+            ) from None
 
     def _bind_views(self):
         p = s = 0
@@ -222,16 +246,22 @@ class Network:
             a[...] = w
 
     def copy(self, dtype=None) -> Network:
-        """A new network with the same layers, loss, weights and state (optionally another
-        dtype); the optimizer starts fresh.
+        """A new network of the same class with the same layers, loss, weights and state
+        (optionally another dtype) and a subclass's own attributes; the optimizer starts
+        fresh.
         """
         self.check_built()
-        twin = type(self)(
-            [layer_from_config(layer.get_config()) for layer in self.layers],
+        twin = type(self).__new__(type(self))  # of the same class, engine parts made anew
+        Network.__init__(
+            twin, [layer_from_config(layer.get_config()) for layer in self.layers],
             loss=self.loss.get_config(), optimizer=self.optimizer.get_config(),
             random_state=self.random_state, dtype=dtype or self.dtype, backend=self.backend.name,
         )
         twin.build(self.input_shape)
+        # A subclass's own settings (an estimator's penalty) come along as they are.
+        for key, value in self.__dict__.items():
+            if key not in twin.__dict__ and key not in _TRAINING_RECORD:
+                twin.__dict__[key] = value
         twin.params[...] = self.params
         twin.state[...] = self.state
         return twin
@@ -294,6 +324,13 @@ class Network:
         self._backward(delta, self.fused)
         return loss
 
+    def reported_loss(self, P, T, sample_weight=None) -> float:
+        """The loss of the outputs ``P`` as ``loss_and_gradients`` reports it. ``fit``'s
+        ``val_loss`` and ``evaluate`` use it, so that they and the training ``loss`` are one
+        quantity: a subclass whose ``loss_and_gradients`` scales the loss or adds a penalty
+        overrides this to do the same."""
+        return self.loss.value(P, T, sample_weight)
+
     def loss_value(self, X, T, sample_weight=None, training=False) -> float:
         """The loss on a prepared batch, without gradients."""
         out = self._forward_to_logits(X, training)
@@ -305,7 +342,7 @@ class Network:
         # The fused loss overwrites its input with dL/dZ; Z may be a buffer another
         # layer still needs, so it works on a copy (small: n_samples x n_outputs).
         buf = getattr(self, "_logits", None)
-        if buf is None or buf.shape != Z.shape:
+        if buf is None or buf.shape != Z.shape or buf.dtype != Z.dtype:
             buf = self._logits = self.backend.xp.empty_like(Z)
         buf[...] = Z
         return buf
@@ -325,7 +362,7 @@ class Network:
         """Checked ``(X, T, sample_weight)``: targets in the loss's form, weights as the
         network's dtype; builds the network for ``X``'s samples if it is not built yet."""
         X = check_features(X, input_shape=self.input_shape if self.built else None,
-                           xp=self.backend.xp)
+                           xp=self.backend.xp, dtype=self.dtype)
         if not self.built:
             self.build(X.shape[1:])
         xp = self.backend.xp
@@ -335,6 +372,7 @@ class Network:
                              f"{len(y)}.")
         if y.dtype.kind in "fc" and not all_finite(y):
             raise ValueError("y contains NaN or infinity; clean it first.")
+        check_range(y, "y", self.dtype)
         T = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
         if sample_weight is not None:
             sample_weight = xp.asarray(sample_weight, dtype=self.dtype)
@@ -373,7 +411,8 @@ class Network:
         if batch_size is not None and (not isinstance(batch_size, numbers.Integral)
                                        or isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}.")
-        X = check_features(X, input_shape=self.input_shape, xp=self.backend.xp)
+        X = check_features(X, input_shape=self.input_shape, xp=self.backend.xp,
+                           dtype=self.dtype)
         if batch_size is None or batch_size >= len(X):
             return self.forward(self.as_input(X))
         return self.backend.xp.concatenate([
@@ -394,3 +433,23 @@ class Network:
         self.__dict__.update(state)
         if self.built:
             self._bind_views()
+
+
+#: What ``fit`` leaves on a network, which a copy does not inherit.
+_TRAINING_RECORD = ("epochs_done", "stop_reason", "_logits")
+
+
+def _memory_bytes():
+    """The machine's physical memory in bytes, where the OS says it cheaply (else None)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _size(n_bytes):
+    """``n_bytes`` in binary units: ``"43.7 TiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{n_bytes} B"
+        n_bytes /= 1024

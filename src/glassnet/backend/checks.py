@@ -80,8 +80,42 @@ def all_finite(a) -> bool:
     return all(np.isfinite(rows[i : i + step]).all() for i in range(0, len(rows), step))
 
 
-def check_features(X, name="X", input_shape=None, xp=None):
-    """Validate a feature array without copying it; return it as an array of ``xp``."""
+def check_range(A, name, dtype):
+    """Refuse a value of ``A`` beyond what ``dtype`` holds: cast to float32, a float64 1e39
+    becomes infinity (so training would "diverge" and predictions be NaN). Returns ``A``.
+
+    ``A`` is finite (checked before). For a large contiguous array one BLAS sum of squares
+    settles it when it is below ``max**2`` (then no ``|a|`` exceeds ``max``); the values are
+    searched only when it is not.
+    """
+    dtype = np.dtype(dtype)
+    if A.dtype.kind != "f" or A.dtype.itemsize <= dtype.itemsize or A.size == 0:
+        return A
+    limit = float(np.finfo(dtype).max)
+    with np.errstate(over="ignore"):
+        if A.size > 2**16 and A.flags.c_contiguous:
+            flat = A.reshape(-1)
+            if np.dot(flat, flat) <= limit * limit:
+                return A
+        if A.max() <= limit and A.min() >= -limit:
+            return A
+    index = np.unravel_index(int(np.argmax(abs(A.reshape(-1)) > limit)), A.shape)
+    value = float(A[index])
+    if A.ndim == 2:
+        where = f"{name}[:, {index[1]}] has {value:g} at row {index[0]}"
+    elif A.ndim == 1:
+        where = f"{name} has {value:g} at row {index[0]}"
+    else:
+        where = f"{name}[{', '.join(map(str, index))}] has {value:g}"
+    raise ValueError(f"{where}, beyond {dtype.name}'s range ({limit:.2g}); scale the data or "
+                     "use dtype='float64'.")
+
+
+def check_features(X, name="X", input_shape=None, xp=None, dtype=None):
+    """Validate a feature array without copying it; return it as an array of ``xp``.
+
+    With ``dtype`` (the network's), values that dtype cannot hold are refused too.
+    """
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise ValueError(
             f"{name} is a sparse matrix; Sequential takes dense arrays: pass {name}.toarray() "
@@ -106,6 +140,8 @@ def check_features(X, name="X", input_shape=None, xp=None):
         )
     if len(X) == 0:
         raise ValueError(f"{name} has 0 samples; at least 1 is needed.")
+    if X[0].size == 0:
+        raise ValueError(f"{name} has 0 features (shape {X.shape}); at least 1 is needed.")
     if input_shape is not None and X.shape[1:] != tuple(input_shape):
         raise ValueError(
             f"{name} has samples of shape {X.shape[1:]}, but the network was built for "
@@ -113,4 +149,4 @@ def check_features(X, name="X", input_shape=None, xp=None):
         )
     if not all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
-    return X
+    return X if dtype is None else check_range(X, name, dtype)

@@ -36,6 +36,7 @@ class Checkpoint(Callback):
     best_path : str or None
     best : float
     best_epoch : int or None
+        0-based, as ``History.epoch``.
     """
 
     def __init__(self, path, every=1, keep_best=True, monitor=None):

@@ -1,4 +1,6 @@
-"""Progress lines: ``ProgressLogger`` (``verbose`` 1 and 2) and the ``ProgressBar``.
+"""Progress lines: ``ProgressLogger`` (``verbose`` 1 and 2) and the ``ProgressBar``, on
+standard error by default (as tqdm, logging and scikit-learn's progress), so that a
+program's own output on standard output stays clean.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from .base import Callback
 
 class ProgressLogger(Callback):
     """Text progress: ``verbose=1`` a line per epoch, ``verbose=2`` also one per batch
-    with the global gradient norm.
+    with the global gradient norm, written to ``file`` (default: ``sys.stderr``).
     """
 
     def __init__(self, verbose=1, file=None):
@@ -19,7 +21,7 @@ class ProgressLogger(Callback):
         self.file = file
 
     def _print(self, text):
-        print(text, file=self.file or sys.stdout, flush=True)
+        print(text, file=self.file or sys.stderr, flush=True)
 
     def on_batch_end(self, batch, logs=None):
         if self.verbose >= 2:
@@ -41,7 +43,7 @@ class ProgressBar(Callback):
     """A live progress bar over the epochs (tqdm), showing the latest losses.
 
     tqdm is an optional dependency (``pip install glassnet[sklearn]``); without it,
-    this falls back to one line per epoch.
+    this falls back to one line per epoch. Written to ``file`` (default: ``sys.stderr``).
     """
 
     def __init__(self, file=None):
@@ -55,8 +57,8 @@ class ProgressBar(Callback):
             self._bar, self._lines = None, ProgressLogger(1, self.file)
             self._lines.set_params(self.params)
             return
-        self._bar = tqdm(total=self.params["epochs"], unit="epoch", file=self.file,
-                         dynamic_ncols=True, leave=True)
+        self._bar = tqdm(total=self.params["epochs"], unit="epoch",
+                         file=self.file or sys.stderr, dynamic_ncols=True, leave=True)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is None:

@@ -97,7 +97,10 @@ class EarlyStopping(Callback):
     ----------
     best : float
     best_epoch : int
+        0-based, as Keras' attribute (and ``History.epoch``); messages say epochs 1-based,
+        as the progress lines do.
     stopped_epoch : int or None
+        0-based, as ``best_epoch``.
     wait : int
     """
 
@@ -148,7 +151,7 @@ class EarlyStopping(Callback):
                 why = f"did not improve for {self.wait} epochs"
             self.model.stop_reason = (
                 f"early stopping: {self.monitor} {why} "
-                f"(best {best:.6g} at epoch {self.best_epoch})"
+                f"(best {best:.6g} at epoch {self.best_epoch + 1})"
             )
 
     @property

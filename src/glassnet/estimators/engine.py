@@ -1,14 +1,20 @@
 """The estimators on the engine: the network with scikit-learn's objective (the L2 penalty
 and the scales of the squared error), scikit-learn's initializer, and the callback that
-keeps scikit-learn's per-epoch bookkeeping."""
+keeps scikit-learn's per-epoch bookkeeping (and its progress lines); the helpers for warnings
+at the user's line and for layers too large to allocate."""
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 
 from ..callbacks import Callback
 from ..layers import Dense
 from ..models import Sequential
+from ..network import _memory_bytes, _size
 
 
 class _UniformInit:
@@ -49,6 +55,11 @@ class _PenalizedNet(Sequential):
                     layer.grads[0] += (self.alpha / n) * W
         return loss
 
+    def reported_loss(self, P, T, sample_weight=None):
+        """``val_loss`` on the training loss's scale (the penalty is the weights', not the
+        validation data's, so it is left out, as in ``validation_loss_curve_``)."""
+        return super().reported_loss(P, T, sample_weight) * self.value_scale
+
 
 class _SklearnIterations(Callback):
     """scikit-learn's per-epoch bookkeeping: ``loss_curve_``, ``t_``, validation scores,
@@ -74,21 +85,9 @@ class _SklearnIterations(Callback):
         est.t_ += self.n_samples
         est.loss_ = self._total / self.n_samples
         est.loss_curve_.append(est.loss_)
+        self._print(f"Iteration {est.n_iter_:d}, loss = {est.loss_:.8f}")
         if self.has_validation:
-            score = logs["val_accuracy"] if "val_accuracy" in logs else logs["val_r2"]
-            est.validation_scores_.append(score)
-            est.validation_loss_curve_.append(logs["val_loss"] * net.value_scale)
-            if est.early_stopping_monitor == "val_loss":
-                value = -est.validation_loss_curve_[-1]
-            else:
-                value = score
-            if value < est.best_validation_score_ + est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if value > est.best_validation_score_:
-                est.best_validation_score_ = value
-                est._best_params = net.params.copy()
+            self._validation(logs)
         else:
             if est.loss_ > est.best_loss_ - est.tol:
                 est._no_improvement_count += 1
@@ -99,11 +98,74 @@ class _SklearnIterations(Callback):
         if est.solver == "sgd" and est.learning_rate == "invscaling":
             opt.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
         if est._no_improvement_count > est.n_iter_no_change:
-            if est.solver == "sgd" and est.learning_rate == "adaptive" \
-                    and opt.learning_rate > 1e-6:
+            what = "Training loss" if not self.has_validation else "Validation loss" \
+                if est.early_stopping_monitor == "val_loss" else "Validation score"
+            message = (f"{what} did not improve more than tol={est.tol:f} for "
+                       f"{est.n_iter_no_change:d} consecutive epochs.")
+            adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
+            if adaptive and opt.learning_rate > 1e-6:
                 opt.learning_rate /= 5.0
                 est._no_improvement_count = 0
+                self._print(f"{message} Setting learning rate to {opt.learning_rate:f}")
             else:
+                self._print(message + (" Learning rate too small." if adaptive else "")
+                            + " Stopping.")
                 net.stop_training = True
                 net.stop_reason = (f"no improvement of more than tol={est.tol} for "
                                    f"{est.n_iter_no_change} consecutive epochs")
+
+    def _validation(self, logs):
+        """scikit-learn's validation score (or glassnet's validation loss) and the best
+        weights by it."""
+        est, net = self.est, self.model
+        score = logs["val_accuracy"] if "val_accuracy" in logs else logs["val_r2"]
+        est.validation_scores_.append(score)
+        est.validation_loss_curve_.append(logs["val_loss"])
+        self._print(f"Validation score: {score:f}")
+        if est.early_stopping_monitor == "val_loss":
+            value = -est.validation_loss_curve_[-1]
+        else:
+            value = score
+        if value < est.best_validation_score_ + est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if value > est.best_validation_score_:
+            est.best_validation_score_ = value
+            est._best_params = net.params.copy()
+
+    def _print(self, line):
+        """scikit-learn's progress lines, on stdout, for any true ``verbose``."""
+        if self.est.verbose:
+            print(line)
+
+
+def _warn(message, category=UserWarning):
+    """Warn at the user's line: the first caller outside glassnet and scikit-learn (whose
+    fit wrapper, pipelines and searches may sit in between)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and \
+            frame.f_globals.get("__name__", "").partition(".")[0] in ("glassnet", "sklearn"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _ravel_column(y):
+    """A column-vector ``y`` raveled, with scikit-learn's warning (at the user's line)."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        _warn("A column-vector y was passed when a 1d array was expected. Please change the "
+              "shape of y to (n_samples, ), for example using ravel().", DataConversionWarning)
+        return np.ascontiguousarray(y.ravel())
+    return y
+
+
+def _check_size(sizes, units, dtype):
+    """Refuse layers whose weights and gradients exceed this machine's memory in one line
+    naming ``hidden_layer_sizes`` (the network refuses what it then fails to allocate)."""
+    n = sum((a + 1) * b for a, b in zip(units[:-1], units[1:]))
+    need = 2 * n * np.dtype(dtype).itemsize
+    memory = _memory_bytes()
+    if memory is not None and need > memory:
+        raise ValueError(f"hidden_layer_sizes={sizes} needs {n:,} weights ({_size(need)} in "
+                         f"{np.dtype(dtype).name} with their gradients), more than this "
+                         f"machine's {_size(memory)} of memory: use smaller hidden layers.")

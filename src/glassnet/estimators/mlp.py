@@ -7,7 +7,7 @@ dropout, ``class_weight``, early stopping on the validation loss, a validation
 loss curve, the engine's full ``History`` and glassnet callbacks. The math is
 the engine's (:class:`glassnet.Sequential`); what the two estimators share
 (building the network with scikit-learn's objective and initialization, the
-solvers, the per-epoch bookkeeping) is in ``_mlp.py``; this module holds the
+solvers, the per-epoch bookkeeping) is in ``solver`` and ``engine``; this module holds the
 two public classes and what differs between them: targets and outputs.
 """
 
@@ -18,11 +18,11 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import validate_data
 
-from .solver import _BaseMLP, _check_stochastic, _store_params
+from .engine import _ravel_column
+from .solver import _BaseMLP, _stochastic_only, _store_params
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -49,8 +49,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     callbacks : list of glassnet callbacks, optional
         Called by the engine during stochastic training.
     verbose : bool or int
-        As scikit-learn's; with a stochastic solver, ``True`` shows a progress bar over
-        the epochs with the current loss (tqdm), and ``2`` adds a line per batch.
+        As scikit-learn's: with a stochastic solver, ``True`` prints scikit-learn's lines
+        to stdout (``Iteration 1, loss = 0.69314718``, ``Validation score: ...``, why it
+        stopped); ``2`` also shows a progress bar over the epochs with the latest losses
+        on stderr (tqdm) during ``fit``.
 
     Attributes
     ----------
@@ -98,17 +100,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        y = _ravel_column(y)
+        if type_of_target(y).startswith("continuous"):
+            # scikit-learn's message would list every value of y.
+            value = y[y != np.round(y)].flat[0]
+            raise ValueError(f"Unknown label type: y looks continuous (float values such as "
+                             f"{value:.3g}); {type(self).__name__} needs class labels: use "
+                             "MLPRegressor for regression.")
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            binarizer = LabelBinarizer().fit(y)
-            if len(binarizer.classes_) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 "
-                    f"class: {binarizer.classes_[0]}."
-                )
-            self._label_binarizer = binarizer
-            self.classes_ = binarizer.classes_
+            # One class is fitted too (as in scikit-learn): every prediction is that class.
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
             if self.warm_start:
@@ -127,7 +129,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, Y.astype(X.dtype), y, Y.shape[1]
 
     def _stratify(self, y):
-        return None if self._label_binarizer.y_type_.startswith("multilabel") else y
+        # scikit-learn stratifies single-output (binary) targets only.
+        return y if self.n_outputs_ == 1 else None
 
     def _apply_class_weight(self, y, sample_weight, dtype):
         if self.class_weight is None:
@@ -140,7 +143,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Fit the model to data matrix X and target(s) y; returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @available_if(_check_stochastic)
+    @_stochastic_only
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over ``(X, y)``; ``classes`` (all labels) is required on the first call."""
@@ -215,8 +218,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        y = _ravel_column(y)
         if self.loss == "poisson" and y.size and y.min() < 0:
             raise ValueError("loss='poisson' requires non-negative y, got a minimum of "
                              f"{y.min()}.")
@@ -228,7 +230,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the model to data matrix X and target(s) y; returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @available_if(_check_stochastic)
+    @_stochastic_only
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of the stochastic solver over ``(X, y)``."""

@@ -9,12 +9,18 @@ the biases), each a weighted mean over the batch; initial weights and biases are
 The update rules are scikit-learn's too (the optimizers' ``convention="sklearn"``), and each
 ``fit`` (warm start included) starts a fresh optimizer, as scikit-learn's does. The engine
 side (the penalized network, the per-epoch bookkeeping) is in ``engine``.
+
+Each first fit records ``_fitted_architecture`` (``_architecture()``: the hidden layers'
+sizes, activations and dropout rates, one entry per layer), the network ``model_`` holds
+whatever ``set_params`` changes later; warm starts and ``partial_fit`` go on with it.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
-import warnings
+import sys
+import types
 
 import numpy as np
 import scipy.optimize
@@ -22,6 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -31,10 +38,11 @@ from sklearn.utils.validation import (
 
 from ..backend import all_finite
 from ..callbacks import ProgressBar
-from ..io import save_network
+from ..io import save_network, transplant
 from ..layers import Dense, Dropout
 from ..optimizers import SGD, Adam
-from .engine import _PenalizedNet, _SklearnIterations, _UniformInit
+from ..training import DivergenceError
+from .engine import _check_size, _PenalizedNet, _SklearnIterations, _UniformInit, _warn
 from .file import estimator_config
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -91,7 +99,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
-    def _build(self, n_features, n_outputs, dtype):
+    def _architecture(self):
+        """The hidden layers the parameters describe, checked, one entry per layer:
+        ``{"hidden_layer_sizes": [...], "activation": [...], "dropout": [...]}``."""
         sizes = self._hidden_sizes()
         activations = self._per_layer("activation", self.activation, len(sizes))
         for a in activations:
@@ -102,8 +112,17 @@ class _BaseMLP(BaseEstimator):
         for rate in dropouts:
             if not (isinstance(rate, numbers.Real) and 0 <= rate < 1):
                 raise ValueError(f"dropout rates must be in [0, 1), got {rate!r}.")
+        return {"hidden_layer_sizes": sizes, "activation": [str(a) for a in activations],
+                "dropout": [float(r) for r in dropouts]}
+
+    def _build(self, n_features, n_outputs, dtype, architecture=None):
+        """The network of ``architecture`` (by default the one the parameters describe)."""
+        arch = architecture or self._architecture()
+        sizes, activations, dropouts = arch["hidden_layer_sizes"], arch["activation"], \
+            arch["dropout"]
         out_name, loss = _OUTPUT[self.out_activation_]
         units = [n_features, *sizes, n_outputs]
+        _check_size(sizes, units, dtype)
         layers = []
         for i, n_out in enumerate(units[1:]):
             hidden = i < len(sizes)
@@ -144,7 +163,7 @@ class _BaseMLP(BaseEstimator):
     def _init_fit_state(self):
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.n_layers_ = len(self._fitted_architecture["hidden_layer_sizes"]) + 2
         self._no_improvement_count = 0
         if self.solver != "lbfgs":
             self.loss_curve_ = []
@@ -170,9 +189,12 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self.n_outputs_ = n_outputs
             self._set_out_activation()
+            # What was fitted, for predicting and saving whatever set_params changes later.
+            self._fitted_architecture = self._architecture()
             self.model_ = self._build(X.shape[1], n_outputs, X.dtype)
             self._init_fit_state()
         else:
+            self._go_on_with(self._architecture(), n_outputs, incremental)
             if self.model_.dtype != X.dtype:
                 X = X.astype(self.model_.dtype)
             if not incremental and self.solver != "lbfgs":
@@ -180,14 +202,47 @@ class _BaseMLP(BaseEstimator):
                 # (learning rate, velocity and Adam's moments afresh); partial_fit keeps it.
                 self.model_.optimizer = self._optimizer()
                 self.model_.optimizer.build(self.model_.params)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, T, sample_weight)
-        else:
-            self._fit_stochastic(X, T, y, sample_weight, incremental)
-        if not np.isfinite(self.model_.params).all():
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             "contain large values and need to be preprocessed.")
+        self.model_.alpha = self.alpha  # read afresh on every fit, as scikit-learn does
+        start = self.model_.params.copy()
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, T, sample_weight)
+            else:
+                self._fit_stochastic(X, T, y, sample_weight, incremental)
+            what = None if all_finite(self.model_.params) else ": the weights became non-finite"
+        except DivergenceError as exc:
+            what = f" in iteration {exc.epoch}: {exc.what}"
+        if what:
+            self.model_.params[...] = start  # finite weights that predict finite numbers
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                f"large values and need to be preprocessed. Training diverged{what}. Lower "
+                f"learning_rate_init (now {self.learning_rate_init:g}) or scale X "
+                "(StandardScaler); the weights are back to those this fit started from."
+            )
         return self
+
+    def _go_on_with(self, architecture, n_outputs, incremental):
+        """warm_start and partial_fit go on training the fitted network: with other layer
+        sizes they cannot; with other activations or dropout (scikit-learn reads
+        ``activation`` afresh on every fit) the fitted weights go on in the network that
+        the parameters now describe."""
+        fitted = getattr(self, "_fitted_architecture", architecture)
+        how = "partial_fit" if incremental else "warm_start=True"
+        fix = (f"{how} goes on training the fitted network: give it the same, or fit with "
+               "warm_start=False to start afresh.")
+        if architecture["hidden_layer_sizes"] != fitted["hidden_layer_sizes"]:
+            raise ValueError(f"hidden_layer_sizes is {architecture['hidden_layer_sizes']} but "
+                             f"the fitted network has {fitted['hidden_layer_sizes']}; {fix}")
+        if n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} output(s) but the fitted network has "
+                             f"{self.n_outputs_}; {fix}")
+        if architecture != fitted:
+            old = self.model_
+            self.model_ = self._build(old.input_shape[0], self.n_outputs_, old.dtype)
+            transplant(old, self.model_)
+            self.model_.optimizer = old.optimizer  # partial_fit's learning rate and moments
+            self._fitted_architecture = architecture
 
     def _apply_class_weight(self, y, sample_weight, dtype):
         return sample_weight
@@ -205,40 +260,49 @@ class _BaseMLP(BaseEstimator):
             loss = net.loss_and_gradients(X, T, sample_weight, training=False)
             return loss, net.grads.astype(np.float64)
 
+        iprint = _get_additional_lbfgs_options_dict("iprint", 1 if self.verbose else -1)
         result = scipy.optimize.minimize(
             loss_and_grad, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                     **iprint},
         )
         net.params[...] = result.x
         self.n_iter_ = min(int(result.nit), self.max_iter)
         if result.status != 0:
-            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
-                          f"(status={result.status}): {result.message}. Increase max_iter or "
-                          "max_fun, or scale the data.", ConvergenceWarning, stacklevel=3)
+            _warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                  f"(status={result.status}): {result.message}. Increase max_iter or "
+                  "max_fun, or scale the data.", ConvergenceWarning)
         self.loss_ = float(result.fun)
 
-    def _fit_stochastic(self, X, T, y, sample_weight, incremental):  # noqa: C901
+    def _split(self, X, T, y, sample_weight):
+        """The training and validation arrays of early stopping: ``validation_fraction`` of
+        the rows, stratified by class for single-output classifiers (as scikit-learn)."""
+        arrays = [X, T] + ([] if sample_weight is None else [sample_weight])
+        stratify = self._stratify(y)
+        seed = int(self.model_.rng.integers(2**31 - 1))
+        try:
+            parts = train_test_split(*arrays, random_state=seed, stratify=stratify,
+                                     test_size=self.validation_fraction)
+        except ValueError as exc:
+            by = ", stratified by class," if stratify is not None else ""
+            raise ValueError(f"{exc} (early_stopping=True holds out validation_fraction="
+                             f"{self.validation_fraction} of the samples{by} to validate on: "
+                             "give it more samples or set early_stopping=False.)") from None
+        X, X_val, T, T_val = parts[:4]
+        sample_weight, sw_val = parts[4:6] if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
+        val = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
+        return X, T, sample_weight, val
+
+    def _fit_stochastic(self, X, T, y, sample_weight, incremental):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         net = self.model_
         val = None
         if self.early_stopping:
-            arrays = [X, T] + ([] if sample_weight is None else [sample_weight])
-            seed = int(net.rng.integers(2**31 - 1))
-            try:
-                parts = train_test_split(*arrays, random_state=seed, stratify=self._stratify(y),
-                                         test_size=self.validation_fraction)
-            except ValueError:  # a class too rare to stratify: split at random
-                parts = train_test_split(*arrays, random_state=seed,
-                                         test_size=self.validation_fraction)
-            X, X_val, T, T_val = parts[:4]
-            sw_val = None
-            if sample_weight is not None:
-                sample_weight, sw_val = parts[4:6]
-            if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase "
-                                 "'validation_fraction' or the size of your dataset.")
-            val = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
+            X, T, sample_weight, val = self._split(X, T, y, sample_weight)
             if not hasattr(self, "_best_params"):
                 self._best_params = net.params.copy()
         n = X.shape[0]
@@ -246,25 +310,34 @@ class _BaseMLP(BaseEstimator):
             batch_size = min(200, n)
         else:
             if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", stacklevel=3)
+                _warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                      "to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n))
         self.n_iter_ = 0
         tracker = _SklearnIterations(self, n, val is not None)
         epochs = 1 if incremental else self.max_iter
-        progress = [ProgressBar()] if self.verbose and not incremental else []
+        bar = [ProgressBar(file=sys.stderr)] if self.verbose >= 2 and not incremental else []
         try:
             self.history_ = net.fit(X, T, epochs=epochs, batch_size=batch_size,
                                     shuffle=self.shuffle, validation_data=val,
-                                    callbacks=[tracker, *progress, *(self.callbacks or [])],
-                                    verbose=2 if self.verbose and self.verbose > 1 else 0,
-                                    sample_weight=sample_weight)
+                                    callbacks=[tracker, *bar, *(self.callbacks or [])],
+                                    verbose=0, sample_weight=sample_weight)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            _warn("Training interrupted by user.")
+        except DivergenceError as exc:
+            if not self.early_stopping:
+                raise
+            # scikit-learn's early stopping keeps the best weights seen on the validation set.
+            self.history_ = net.history
+            best = self.best_validation_score_
+            kept = f"of the best validation score ({best:g})" if best > -np.inf else \
+                "it started from"
+            _warn(f"Training diverged in iteration {exc.epoch}: {exc.what}; the weights "
+                  f"kept are those {kept}. Lower learning_rate_init or scale X "
+                  "(StandardScaler).", ConvergenceWarning)
         if not incremental and self.n_iter_ == self.max_iter and not net.stop_training:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                          "and the optimization hasn't converged yet.", ConvergenceWarning,
-                          stacklevel=3)
+            _warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                  "optimization hasn't converged yet.", ConvergenceWarning)
         if self.early_stopping:
             net.params[...] = self._best_params
 
@@ -315,8 +388,18 @@ def _store_params(est, values):
             setattr(est, name, value)
 
 
-def _check_stochastic(est):
-    if est.solver not in ("sgd", "adam"):
-        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                             f"{est.solver} is not stochastic.")
-    return True
+class _stochastic_only:  # noqa: N801 (a decorator, named as scikit-learn's available_if)
+    """``partial_fit`` for the stochastic solvers: with lbfgs the attribute is missing
+    (``hasattr`` is False) and looking it up raises scikit-learn's reason as the message."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.fn
+        if obj.solver not in ("sgd", "adam"):
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{obj.solver} is not stochastic.")
+        return types.MethodType(self.fn, obj)

@@ -1,7 +1,9 @@
 """Pictures of a training run (matplotlib, an optional extra: ``pip install glassnet[plot]``).
 
-Each function takes ``ax=None`` (a new figure when None) and returns the Axes it drew
-on, as scikit-learn's and seaborn's plotting do. Nothing here calls ``plt.show``.
+Every function returns the matplotlib ``Figure`` it drew on, ready for
+``fig.savefig("plot.png")`` (its Axes are ``fig.axes``). Those that draw on one Axes take
+``ax=None``: a new figure, with constrained layout so that no label is cut off, or the
+given Axes (the Figure returned is then ``ax.figure``). Nothing here calls ``plt.show``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ def _axes(ax):
         return ax
     import matplotlib.pyplot as plt  # falls back to Agg when there is no display
 
-    _, ax = plt.subplots(figsize=(6, 4))
+    _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     return ax
 
 
 def plot_history(history, ax=None, metrics=("loss", "val_loss")):
     """Loss (and validation loss) per epoch; a second axis shows validation accuracy/R².
+    Returns the Figure.
 
     ``history`` is a :class:`glassnet.History`, its ``.history`` dict, or an estimator
-    with ``loss_curve_``.
+    with ``loss_curve_``. The one legend (both axes' lines) sits above the plot, where it
+    covers no data.
     """
     data = getattr(history, "history", history)
     if hasattr(history, "loss_curve_"):
@@ -33,22 +37,27 @@ def plot_history(history, ax=None, metrics=("loss", "val_loss")):
             ax.plot(range(1, len(data[key]) + 1), data[key], label=key, marker=".")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
+    axes = [ax]
     score = next((k for k in ("val_accuracy", "val_r2") if k in data), None)
     if score:
         twin = ax.twinx()
         twin.plot(range(1, len(data[score]) + 1), data[score], color="tab:green", label=score,
                   linestyle="--")
         twin.set_ylabel(score)
-        twin.legend(loc="center right")
-    ax.legend(loc="upper right")
-    ax.set_title("Training history")
-    return ax
+        axes.append(twin)
+    handles = [line for each in axes for line in each.get_lines()]
+    # Above the axes, outside the data (a legend inside covered the accuracy line); the
+    # title is the legend's, so that the two do not overlap either.
+    axes[-1].legend(handles, [line.get_label() for line in handles], loc="lower center",
+                    bbox_to_anchor=(0.5, 1.0), ncols=len(handles), frameon=False,
+                    title="Training history")
+    return ax.figure
 
 
 def plot_gradients(history, ax=None, kind="grad_norm"):
     """Per-layer gradient norms over epochs (log scale), from a History that ran with
     :class:`glassnet.GradientStats`; ``kind`` may also be ``'weight_norm'`` or
-    ``'update_ratio'``.
+    ``'update_ratio'``. Returns the Figure.
     """
     data = getattr(history, "history", history)
     keys = [k for k in data if k.startswith(kind + "/")]
@@ -62,14 +71,15 @@ def plot_gradients(history, ax=None, kind="grad_norm"):
     ax.set_xlabel("epoch")
     ax.set_ylabel(kind.replace("_", " "))
     ax.set_title(f"{kind.replace('_', ' ')} per layer")
-    ax.legend()
-    return ax
+    ax.legend(loc="best")  # where it covers the fewest points of this one Axes
+    return ax.figure
 
 
 def plot_decision_boundary(model, X, y=None, ax=None, resolution=200):
     """The regions a classifier assigns to each class over 2-D inputs, with the samples.
 
     ``model`` is a Sequential (its argmax / 0.5 threshold) or an estimator with ``predict``.
+    Returns the Figure.
     """
     import numpy as np
 
@@ -93,12 +103,12 @@ def plot_decision_boundary(model, X, y=None, ax=None, resolution=200):
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_title("Decision boundary")
-    return ax
+    return ax.figure
 
 
 def plot_network(net, ax=None, max_units=12):
     """The diagram of the articles: one column of nodes per layer, an edge per weight,
-    coloured by sign (blue > 0, red < 0) and as wide as its size.
+    coloured by sign (blue > 0, red < 0) and as wide as its size. Returns the Figure.
     """
     import numpy as np
 
@@ -134,7 +144,7 @@ def plot_network(net, ax=None, max_units=12):
     ax.set_ylim(-0.25, 1.1)
     ax.axis("off")
     ax.set_title("Network (edge width ~ |weight|, blue > 0, red < 0)")
-    return ax
+    return ax.figure
 
 
 def _conv_layer(net, layer):
@@ -161,7 +171,8 @@ def _grid(images, title, cmap):
     n = len(images)
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows), squeeze=False,
+                             layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:

@@ -2,8 +2,9 @@
 
 The walkthrough reads like the articles: ``z¹ = W¹ᵀa⁰ + b¹``, ``a¹ = σ(z¹)``, the
 loss, then backward ``δˡ = dJ/dzˡ``, ``dJ/dWˡ = aˡ⁻¹ᵀ·δˡ`` and the chain rule for one
-weight as the product of its factors, then the update each weight received.
-All three formats come from one list of steps built by ``_steps``.
+weight, the products of its factors summed over the samples (the printed numbers add up),
+then the update each weight received. All three formats come from one list of steps built
+by ``_steps``; the Markdown's math is LaTeX in ASCII (``\\sigma``, ``\\times``, ``\\_``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,59 @@ def sub(n):
 
 _FN = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU",
        "identity": "purelin", "softmax": "softmax", "exp": "exp"}
+#: The same in LaTeX (the Markdown's math is ASCII: commands, never Unicode).
+_TEX_FN = {"sigmoid": "\\sigma", "tanh": "\\tanh", "exp": "\\exp"}
+
+
+def _tex_text(text):
+    """Plain words for LaTeX's ``\\text``/``\\mathrm``: ``_`` escaped."""
+    return str(text).replace("_", "\\_")
+
+
+def _tex_name(name):
+    """A name (``cross_entropy``, ``dense_1``) upright in math: ``\\mathrm{cross\\_entropy}``."""
+    return f"\\mathrm{{{_tex_text(name)}}}"
+
+
+def _tex_fn(name):
+    return _TEX_FN.get(name) or _tex_name(_FN.get(name, name))
+
+
+def chain_names(l, i, j, coupled=False, latex=False):
+    """The names in the chain rule for ``Wˡᵢⱼ`` (0-based ``i``, ``j``): the factors, then
+    the gradient. ``coupled`` (softmax): ``dJ/dz`` stands for the first two factors."""
+    if latex:
+        a, z = f"a^{{[{l}]}}_{{{j + 1}}}", f"z^{{[{l}]}}_{{{j + 1}}}"
+        W = f"W^{{[{l}]}}_{{{i + 1},{j + 1}}}"
+
+        def d(top, bottom):
+            return f"\\partial {top} / \\partial {bottom}"
+    else:
+        a, z = f"a{sup(l)}{sub(j + 1)}", f"z{sup(l)}{sub(j + 1)}"
+        W = f"W{sup(l)}{sub(i + 1)}{sub(j + 1)}"
+
+        def d(top, bottom):
+            return f"d{top}/d{bottom}"
+    head = [d("J", z)] if coupled else [d("J", a), d(a, z)]
+    return [*head, d(z, W), d("J", W)]
+
+
+#: At most this many terms of a sum are written out; the rest is shown as one number.
+MAX_TERMS = 4
+
+
+def _terms(rows, what, latex=False):
+    """The sum of the products of ``rows`` (the factors of each term) written out, the
+    first terms each and the others as one number, so that the printed numbers add up (to
+    their printed digits) to the sum."""
+    times = " \\times " if latex else " × "
+    shown = rows if len(rows) <= MAX_TERMS else rows[: MAX_TERMS - 1]
+    parts = [times.join(f"{float(v):.6g}" for v in row) for row in shown]
+    if len(shown) < len(rows):
+        rest = float(sum(np.prod(row) for row in rows[len(shown):]))
+        label = f"the other {len(rows) - len(shown)} {what}"
+        parts.append(f"{rest:.6g}\\ (\\text{{{label}}})" if latex else f"{rest:.6g} ({label})")
+    return " + ".join(parts)
 
 
 #: Arrays with more values than this (or more than two axes) are summarized, not printed.
@@ -55,17 +109,18 @@ def _conv_steps(trace, index, layer, forward):
                                                          layer.W.shape[-1])
         return [("note", f"{name}: samples {shape_in} -> {shape_out}, kernel {layer.W.shape} "
                  f"(strides {layer.window['strides']}, padding {layer.window['pads']})",
-                 f"\\text{{{name}: kernel {layer.W.shape}}}", None),
-                ("eq", f"W of {layer.name} =", f"W_{{{layer.name}}}", layer.W)]
+                 f"\\text{{{_tex_text(name)}: kernel {layer.W.shape}}}", None),
+                ("eq", f"W of {layer.name} =", f"W_{{{_tex_name(layer.name)}}}", layer.W)]
     weight = (0,) * layer.W.ndim
-    terms = trace.kernel_chain_rule(index, weight)
-    shown = " + ".join(f"{d:.4g}·{a:.4g}" for _, d, a in terms[:4])
-    more = f" + ... ({len(terms)} terms)" if len(terms) > 4 else ""
+    rows = [(d, a) for _, d, a in trace.kernel_chain_rule(index, weight)]
     total = float(layer.dW[weight])
     text = (f"dJ/dW{list(weight)} of {layer.name} = Σ over samples and output positions of "
-            f"δ·a = {shown}{more} = {total:.6g}")
-    return [("eq", f"dJ/dW of {layer.name} =", f"\\partial J / \\partial W_{{{layer.name}}}",
-             layer.dW), ("note", text, _latex_names(text), None)]
+            f"δ × a = {_terms(rows, 'products')} = {total:.6g}")
+    W = f"W_{{{_tex_name(layer.name)}}}"
+    latex = (f"\\partial J / \\partial {W}{list(weight)} = \\sum_{{n, o}} \\delta \\times a = "
+             f"{_terms(rows, 'products', latex=True)} = {total:.6g}")
+    return [("eq", f"dJ/dW of {layer.name} =", f"\\partial J / \\partial {W}", layer.dW),
+            ("note", text, latex, None)]
 
 
 def _steps(trace):
@@ -91,11 +146,11 @@ def _raw_steps(trace):
         if layer.activation is not None:
             fn = _FN.get(layer.activation, layer.activation)
             out.append(("eq", f"a{sup(l)} = {fn}(z{sup(l)}) =",
-                        f"a^{{[{l}]}} = \\mathrm{{{layer.activation}}}(z^{{[{l}]}})", layer.out))
+                        f"a^{{[{l}]}} = {_tex_fn(layer.activation)}(z^{{[{l}]}})", layer.out))
     out.append(("eq", "ŷ =", "\\hat{y}", trace.output))
     out.append(("eq", "y =", "y", trace.T))
     out.append(("note", f"J = {trace.loss_name}(ŷ, y) = {trace.loss:.10g}",
-                f"J = \\mathrm{{{trace.loss_name}}}(\\hat y, y) = {trace.loss:.10g}", None))
+                f"J = {_tex_name(trace.loss_name)}(\\hat y, y) = {trace.loss:.10g}", None))
 
     out.append(("h", "Backward (the chain rule)", None, None))
     out.append(("eq", "dJ/dŷ =", "\\partial J / \\partial \\hat y", trace.dL_doutput))
@@ -123,13 +178,7 @@ def _raw_steps(trace):
                             f"W^{{[{l}]T}}", layer.dA))
             l -= 1
     if trace.dense_layers:
-        factors = trace.chain_rule(1, 0, 0)
-        names = " · ".join(name for name, _ in factors[:-1])
-        values = " × ".join(f"{v:.6g}" for _, v in factors[:-1])
-        text = f"{factors[-1][0]} = {names} = {values} = {factors[-1][1]:.6g}"
-        if len(trace.X) > 1:
-            text += " (factors of the first sample; the gradient sums all samples)"
-        out.append(("note", "Chain rule for one weight: " + text, _latex_names(text), None))
+        out += _chain_rule_steps(trace)
 
     out.append(("h", f"Update ({trace.optimizer}, learning rate {trace.learning_rate:g})",
                 None, None))
@@ -146,8 +195,44 @@ def _raw_steps(trace):
     return out
 
 
-def _latex_names(text):
-    return text.replace("·", "\\cdot").replace("×", "\\times")
+def _chain_rule_steps(trace):
+    """The chain rule for ``W¹₁₁``, its factors sample by sample, summed over the batch; with
+    a softmax, also the Jacobian-vector product behind ``dJ/dz`` (first sample)."""
+    *factors, (_, total) = trace.chain_rule(1, 0, 0)
+    coupled = len(factors) == 2
+    names = [chain_names(1, 0, 0, coupled, latex) for latex in (False, True)]
+    n = len(trace.X)
+    rows = [[values[s] for _, values in factors] for s in range(n)]
+    other = total - float(np.sum(np.prod(rows, axis=1)))
+    extra = abs(other) > 1e-12 * (float(np.abs(np.prod(rows, axis=1)).sum()) + abs(total))
+    lines = []
+    for latex, (*parts, result) in zip((False, True), names):
+        dot, sigma = (" \\cdot ", "\\sum_{n=1}^{" + str(n) + "} ") if latex else (" · ", "Σₙ ")
+        product = dot.join(parts)
+        terms = _terms(rows, "samples", latex)
+        if extra:  # the network's own terms (an estimator's L2 penalty)
+            own = "the network's own terms, e.g. a weight penalty"
+            terms += f" + {other:.6g}" + (f"\\ (\\text{{{own}}})" if latex else f" ({own})")
+        if n == 1 and not extra:
+            lines.append(f"{result} = {product} = {terms} = {total:.6g}")
+        else:
+            over = f"\\ \\text{{over the {n} samples}}" if latex else f" over the {n} samples"
+            lines.append(f"{result} = {sigma}{product}{over} = {terms} = {total:.6g}")
+    steps = [("note", "Chain rule for one weight: " + lines[0], lines[1], None)]
+    unit = trace.unit(1)
+    if coupled:  # dJ/dz₁ = Σₘ dJ/daₘ · daₘ/dz₁: every output depends on z₁
+        g, jac = unit.dL_dout[0], unit.dout_dZ[0, :, 0]
+        rows = [[g[m], jac[m]] for m in range(len(g))]
+        delta = float(g @ jac)
+        a, z = f"a{sup(1)}ₘ", f"z{sup(1)}{sub(1)}"
+        text = (f"{unit.activation} couples its outputs: dJ/d{z} = Σₘ dJ/d{a} · d{a}/d{z} = "
+                f"{_terms(rows, 'outputs')} = {delta:.6g} (sample 1)")
+        a, z = "a^{[1]}_m", "z^{[1]}_{1}"
+        latex = (f"\\partial J / \\partial {z} = \\sum_m \\partial J / \\partial {a} \\cdot "
+                 f"\\partial {a} / \\partial {z} = {_terms(rows, 'outputs', True)} = "
+                 f"{delta:.6g}\\ (\\text{{sample 1}})")
+        steps.append(("note", text, latex, None))
+    return steps
 
 
 def _matrix_text(a, digits):

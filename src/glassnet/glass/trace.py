@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .report import render_html, render_markdown, render_text, sub, sup
+from ..network import Network
+from .report import chain_names, render_html, render_markdown, render_text
 
 
 @dataclass
@@ -69,29 +70,39 @@ class StepTrace:
     def dense_layers(self) -> list[LayerTrace]:
         return [layer for layer in self.layers if layer.kind == "dense"]
 
-    def chain_rule(self, layer: int, i: int, j: int) -> list[tuple[str, float]]:
-        """The factors of ``dJ/dWˡᵢⱼ = dJ/daˡⱼ · daˡⱼ/dzˡⱼ · dzˡⱼ/dWˡᵢⱼ`` summed over samples,
-        for the ``layer``-th Dense layer (1-based, as the articles' superscripts):
-        ``[(name, value), ...]`` with the product last. With one sample the product is
-        exactly ``dW[i, j]``; with several, each factor is shown for the first sample.
+    def chain_rule(self, layer: int, i: int, j: int) -> list[tuple[str, np.ndarray | float]]:
+        """The chain rule for one weight of the ``layer``-th Dense layer (1-based, as the
+        articles' superscripts), sample by sample:
+        ``dJ/dWˡᵢⱼ = Σₙ dJ/daˡⱼ · daˡⱼ/dzˡⱼ · dzˡⱼ/dWˡᵢⱼ`` (each factor taken for sample
+        ``n``; the loss's mean over the samples is already inside ``dJ/da``).
+
+        Returns ``[(name, values), ...]``: each factor as a 1-D array with one value per
+        sample, then ``(name, dW[i, j])``. The factors' products summed over the samples are
+        ``dW[i, j]``, less anything the network adds to its gradient itself (an estimator's
+        L2 penalty). With a softmax, every output depends on every logit, so the first two
+        factors are one, the Jacobian-vector product ``dJ/dzˡⱼ = Σₘ dJ/daˡₘ · daˡₘ/dzˡⱼ``
+        over the outputs ``m`` (not its diagonal alone; ``unit(layer)`` holds both parts).
         """
+        dense, unit = self.dense_layers[layer - 1], self.unit(layer)
+        names = chain_names(layer, i, j, coupled=_coupled(unit))
+        if _coupled(unit):  # softmax: the full Jacobian-vector product
+            factors = [np.einsum("nm,nm->n", unit.dL_dout, unit.dout_dZ[:, :, j])]
+        else:
+            da_dz = np.ones(len(self.X)) if unit.dout_dZ is None else unit.dout_dZ[:, j]
+            factors = [unit.dL_dout[:, j], da_dz]
+        factors.append(dense.A[:, i])
+        values = [np.array(f, dtype=float) for f in factors] + [float(dense.dW[i, j])]
+        return list(zip(names, values))
+
+    def unit(self, layer: int) -> LayerTrace:
+        """Where ``a = f(z)`` of the ``layer``-th Dense layer is recorded: the layer itself,
+        or the activation layer right after it."""
         dense = self.dense_layers[layer - 1]
-        l = layer
-        # a = f(z) is either inside the Dense layer or the activation layer right after it.
-        unit = dense
         following = self.layers[dense.index + 1] if dense.index + 1 < len(self.layers) else None
         if dense.activation is None and following is not None \
                 and following.kind == "activation":
-            unit = following
-        dL_da = unit.dL_dout[0, j]
-        da_dz = _elementwise(unit.dout_dZ, j)
-        dz_dw = dense.A[0, i]
-        return [
-            (f"dJ/da{sup(l)}{sub(j + 1)}", float(dL_da)),
-            (f"da{sup(l)}{sub(j + 1)}/dz{sup(l)}{sub(j + 1)}", float(da_dz)),
-            (f"dz{sup(l)}{sub(j + 1)}/dW{sup(l)}{sub(i + 1)}{sub(j + 1)}", float(dz_dw)),
-            (f"dJ/dW{sup(l)}{sub(i + 1)}{sub(j + 1)}", float(dense.dW[i, j])),
-        ]
+            return following
+        return dense
 
     def kernel_chain_rule(self, layer: int, index: tuple) -> list[tuple[tuple, float, float]]:
         """The gradient of one kernel weight ``W[k..., c, f]`` of the convolution at position
@@ -128,12 +139,24 @@ class StepTrace:
         return render_html(self, digits=digits)
 
 
-def _elementwise(derivative, j):
-    if derivative is None:
-        return 1.0
-    if derivative.ndim == 3:  # softmax: the Jacobian's diagonal entry
-        return derivative[0, j, j]
-    return derivative[0, j]
+def _network_of(obj):
+    """``obj`` if it is a glassnet network, else the network ``model_`` of a fitted
+    estimator (read by duck typing: the estimators sit above this package)."""
+    if isinstance(obj, Network):
+        return obj
+    model = getattr(obj, "model_", None)
+    if isinstance(model, Network):
+        return model
+    if hasattr(obj, "fit") and hasattr(obj, "get_params"):
+        raise ValueError(f"trace_step needs a glassnet network: this {type(obj).__name__} is "
+                         "not fitted yet; fit it first (or pass clf.model_ after fitting).")
+    raise TypeError(f"trace_step needs a glassnet network; for an estimator pass clf.model_ "
+                    f"after fitting, got {type(obj).__name__}.")
+
+
+def _coupled(unit):
+    """Whether the activation couples the outputs (softmax: a Jacobian per sample)."""
+    return unit.dout_dZ is not None and unit.dout_dZ.ndim == 3
 
 
 def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -> StepTrace:
@@ -141,9 +164,11 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
 
     Parameters
     ----------
-    net : Sequential
+    net : Sequential, Network, or a fitted estimator
+        An estimator (``MLPClassifier``, ...) is traced through its network ``model_``.
     X, y : arrays
-        The batch (the articles' examples use one sample).
+        The batch (the articles' examples use one sample), as the network takes them (an
+        estimator's network takes encoded targets: class indices or one-hot rows).
     learning_rate : float, optional
         Use this learning rate for the step instead of the optimizer's.
     sample_weight : array, optional
@@ -161,6 +186,7 @@ def trace_step(net, X, y, learning_rate=None, sample_weight=None, apply=False) -
     >>> round(step.loss, 6)
     2.868598
     """
+    net = _network_of(net)
     if not net.built:
         net.build(np.asarray(X).shape[1:])
     twin = net.copy(dtype="float64")

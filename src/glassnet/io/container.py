@@ -1,7 +1,8 @@
 """The ``.glassnet`` container: a zip of data only, read with every size checked first.
 
 Saving writes a temporary file in the same folder, fsyncs it and renames it over the
-target, so a crash leaves the old file or the new one, never half of one. Loading never
+target, so a crash leaves the old file or the new one, never half of one; the temporary
+file a killed save leaves is deleted by the next save to the same target. Loading never
 unpickles (``.npy`` headers are read and checked before any data, ``allow_pickle=False``),
 checks every member's size and every array's shape, dtype and (C) memory order, and every
 member's CRC (each is read to its end); anything else is a :class:`ModelFileError`.
@@ -9,11 +10,13 @@ member's CRC (each is read to its end); anything else is a :class:`ModelFileErro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
-import tempfile
+import re
+import socket
 import zipfile
 import zlib
 
@@ -39,15 +42,62 @@ def npz_bytes(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
-def write_atomic(path, config, arrays):
-    """Write ``config.json`` and one ``.npz`` member per ``{member: {name: array}}`` of
-    ``arrays`` to ``path``, atomically."""
-    path = os.fspath(path)
+def check_path(path) -> str:
+    """``path`` as a str; a TypeError naming what was given otherwise."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.") from None
+
+
+def check_target(path) -> str:
+    """``path`` as a str if a model file can be written there; else one error naming it."""
+    path = os.fsdecode(check_path(path))
     if os.path.isdir(path):
         raise ModelFileError(f"{path!r} is a directory; give a file name like 'model.glassnet'.")
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot save {path!r}: there is no folder {folder!r}; create it "
+                                "first (os.makedirs) or save elsewhere.")
+    return path
+
+
+def _temp_prefix(path) -> str:
+    """The start of the temporary names of saves to ``path`` from this host: each is
+    ``.tmp-<name>.<host>-<pid>-<random>``, so a later save can tell a dead writer's."""
+    host = zlib.crc32(socket.gethostname().encode())
+    return f".tmp-{os.path.basename(path)[:100]}.{host:08x}-"
+
+
+def _remove_stale_temps(folder, prefix):
+    """Delete the temporary files that saves to the same target left when their process was
+    killed (``kill -9``, a crash): those whose writer, on this host, no longer runs."""
+    if os.name != "posix":  # os.kill(pid, 0) only asks whether a process runs on POSIX
+        return
+    pattern = re.compile(re.escape(prefix) + r"([1-9][0-9]{0,9})-[0-9a-f]{8}")
+    for name in os.listdir(folder):
+        match = pattern.fullmatch(name)
+        if match is None or int(match[1]) == os.getpid():  # our own: another thread's save
+            continue
+        try:
+            os.kill(int(match[1]), 0)
+        except ProcessLookupError:  # no such process: the file is garbage
+            with contextlib.suppress(FileNotFoundError):  # another save cleaned it first
+                os.unlink(os.path.join(folder, name))
+        except (OSError, OverflowError):  # it runs, as another user; or no pid at all
+            pass
+
+
+def write_atomic(path, config, arrays):
+    """Write ``config.json`` and one ``.npz`` member per ``{member: {name: array}}`` of
+    ``arrays`` to ``path``, atomically, with the permissions the umask gives a new file."""
+    path = check_target(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temp_prefix(path)
+    _remove_stale_temps(folder, prefix)
     payload = json.dumps(config, default=jsonable, allow_nan=False, indent=1).encode()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".glassnet", dir=folder)
+    tmp = os.path.join(folder, f"{prefix}{os.getpid()}-{os.urandom(4).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
@@ -148,14 +198,6 @@ def read_npz(data: bytes, specs, dtype, what) -> dict:
     return arrays
 
 
-def check_path(path) -> str:
-    """``path`` as a str; a TypeError naming what was given otherwise."""
-    try:
-        return os.fspath(path)
-    except TypeError:
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.") from None
-
-
 def open_container(path):
     path = check_path(path)
     if os.path.isdir(path):
@@ -173,4 +215,4 @@ def open_container(path):
 # What a damaged or crafted file can make the parsers raise; all become ModelFileError.
 READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
                RecursionError, EOFError, OSError, RuntimeError, NotImplementedError,
-               zipfile.BadZipFile, zlib.error, MemoryError)
+               ArithmeticError, zipfile.BadZipFile, zlib.error, MemoryError)

@@ -17,9 +17,9 @@ Members (nothing else is accepted):
 Loading never unpickles (``.npy`` headers are read and checked before any data,
 ``allow_pickle=False``), checks every member's size, every array's shape, dtype and (C)
 memory order against the config, every member's CRC (each is read to its end), and refuses
-anything else with :class:`ModelFileError`. Saving
-writes a temporary file in the same folder, fsyncs it and renames it over the
-target, so a crash leaves the old file or the new one, never half of one.
+anything else with :class:`ModelFileError`. Saving writes a temporary file in the same
+folder, fsyncs it and renames it over the target, so a crash leaves the old file or the new
+one, never half of one (see ``container``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from .container import (
     READ_ERRORS,
     ModelFileError,
     check_path,
+    check_target,
     open_container,
     read_member,
     read_npz,
@@ -98,6 +99,7 @@ def save_network(net, path, *, kind="Sequential", epochs_done=None, extra=None):
     the config sections ``extra`` (an estimator's parameters) besides the network's;
     ``epochs_done`` defaults to the network's own count. Users call :func:`glassnet.save`.
     """
+    path = check_target(path)  # a missing folder is named before any work
     if epochs_done is None:
         epochs_done = getattr(net, "epochs_done", 0)
     config, weights, layers_state, state = network_config(net, epochs_done)
@@ -191,18 +193,20 @@ def _build_network(config, network_class):
     layers = spec.get("layers")
     if not isinstance(layers, list) or not layers or len(layers) > MAX_ARRAYS:
         raise ModelFileError("config.json: network.layers must be a non-empty list.")
-    layers = [layer_from_config(c) for c in layers]
-    dtype = resolve_dtype(spec.get("dtype"))
+    layers = [_from_config(f"network.layers[{i}]", layer_from_config, c)
+              for i, c in enumerate(layers)]
+    dtype = _from_config("network.dtype", resolve_dtype, spec.get("dtype"))
     input_shape = check_shape(spec.get("input_shape"), "network.input_shape")
     if not input_shape:
         raise ModelFileError("config.json: network.input_shape is empty.")
     specs = _array_specs(config["weights"], "weights")
     state_specs = _array_specs(config.get("state", []), "state")
     shape, layout, state_layout = input_shape, [], []
-    for layer in layers:  # the shapes the layers would allocate, before they do
+    for i, layer in enumerate(layers):  # the shapes the layers would allocate, before they do
+        out = _from_config(f"network.layers[{i}]", layer.build, shape)  # checks ``shape``
         layout += [tuple(p.shape) for p in layer.param_specs(shape)]
         state_layout += [tuple(p.shape) for p in layer.state_specs(shape)]
-        shape = layer.build(shape)
+        shape = out
     for what, got, expected in (("weight", specs, layout), ("state", state_specs, state_layout)):
         if [s for _, s in got] != expected:
             raise ModelFileError(
@@ -210,16 +214,30 @@ def _build_network(config, network_class):
                 f"({[s for _, s in got][:6]} vs {expected[:6]})."
             )
     random_state = spec.get("random_state")
-    if random_state is not None and (not isinstance(random_state, int)
-                                     or isinstance(random_state, bool)):
-        raise ModelFileError(f"network.random_state must be an int or null, got {random_state!r}.")
-    net = network_class(layers, loss=spec.get("loss"), optimizer=spec.get("optimizer"),
-                        random_state=random_state, dtype=dtype)
+    if random_state is not None and (not isinstance(random_state, int) or
+                                     isinstance(random_state, bool) or
+                                     not 0 <= random_state < 2**128):
+        raise ModelFileError(f"network.random_state must be an int >= 0 or null, got "
+                             f"{random_state!r:.80}.")
+    net = _from_config("network", network_class, layers, loss=spec.get("loss"),
+                       optimizer=spec.get("optimizer"), random_state=random_state, dtype=dtype)
     return net, input_shape, specs, state_specs
 
 
+def _from_config(what, make, *args, **kwargs):
+    """``make(*args, **kwargs)`` from the values of the config's ``what``: the constructors
+    check them, and their refusal (naming the argument) becomes a ModelFileError naming
+    ``what``."""
+    try:
+        return make(*args, **kwargs)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise ModelFileError(f"config.json: {what}: {exc}") from None
+
+
 def _restore(net, input_shape, arrays, config):
-    net.build(input_shape)
+    _from_config("network", net.build, input_shape)  # the loss checks the output layer
     weights, layers_state, opt_state = arrays
     for what, names, saved in (("weight", net.parameter_names(), weights),
                                ("state", net.state_names(), layers_state)):
@@ -243,10 +261,14 @@ def _restore(net, input_shape, arrays, config):
     net.epochs_done = count(training.get("epochs_done", 0), "training.epochs_done")
     rng_state = training.get("rng_state")
     if rng_state is not None:
-        if not isinstance(rng_state, dict) or \
-                rng_state.get("bit_generator") != type(net.rng.bit_generator).__name__:
-            raise ModelFileError("training.rng_state is not a state of the network's generator.")
-        net.rng.bit_generator.state = rng_state
+        try:
+            if not isinstance(rng_state, dict) or \
+                    rng_state.get("bit_generator") != type(net.rng.bit_generator).__name__:
+                raise ValueError
+            net.rng.bit_generator.state = rng_state
+        except READ_ERRORS:  # numpy checks the numbers of the state it is given
+            raise ModelFileError(
+                "training.rng_state is not a state of the network's generator.") from None
     return net
 
 

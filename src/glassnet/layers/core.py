@@ -53,9 +53,8 @@ class Dense(Layer):
         super().__init__()
         if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units < 1:
             raise ValueError(f"units must be a positive integer, got {units!r}.")
-        if input_dim is not None and (
-            not isinstance(input_dim, numbers.Integral) or input_dim < 1
-        ):
+        if input_dim is not None and (not isinstance(input_dim, numbers.Integral)
+                                      or isinstance(input_dim, bool) or input_dim < 1):
             raise ValueError(f"input_dim must be a positive integer or None, got {input_dim!r}.")
         self.units = int(units)
         self.activation = None if activation is None else act.get_activation(activation)

@@ -117,7 +117,7 @@ def get_initializer(initializer):
     if isinstance(initializer, (int, float)) and not isinstance(initializer, bool):
         return Constant(float(initializer))
     values = np.asarray(initializer)
-    if values.dtype.kind not in "biuf":
+    if values.dtype.kind not in "iuf":  # True is neither a number nor an array of them
         raise ValueError(
             "An initializer must be a name, a number, an array of numbers or a callable "
             f"init(shape, rng, dtype), got {initializer!r}."

@@ -196,16 +196,17 @@ class CrossEntropy(Loss):
                 f"got {n_outputs}. For two classes with one output unit use "
                 "loss='binary_cross_entropy' with a sigmoid output."
             )
+        if y.dtype.kind not in "biuf":  # labels or rows: strings are neither
+            raise ValueError(
+                "Loss 'cross_entropy' needs integer class labels 0..n_classes-1 (or one-hot "
+                f"rows), got dtype {y.dtype}; encode string labels first (or use "
+                "glassnet.MLPClassifier)."
+            )
         if y.ndim == 1:
             if y.dtype.kind == "f" and y.size and not xp.all(xp.mod(y, 1) == 0):
                 raise ValueError(
                     "Loss 'cross_entropy' needs integer class labels y (or one-hot rows), "
                     "got non-integer floats."
-                )
-            if y.dtype.kind not in "biuf":
-                raise ValueError(
-                    "Loss 'cross_entropy' needs integer class labels 0..n_classes-1, got dtype "
-                    f"{y.dtype}; encode string labels first (or use glassnet.MLPClassifier)."
                 )
             if y.size and (y.min() < 0 or y.max() >= n_outputs):
                 raise ValueError(

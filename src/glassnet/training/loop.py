@@ -48,7 +48,7 @@ def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
     P = net.backend.xp.concatenate([
         net.forward(net.as_input(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
     ])
-    result = {"loss": net.loss.value(P, T, sw)}
+    result = {"loss": net.reported_loss(P, T, sw)}
     if net.loss.is_classification:
         binary = net.loss.fused_activation == "sigmoid"
         result["accuracy"] = accuracy(P, T, sw, binary=binary)
@@ -57,8 +57,39 @@ def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
     return result
 
 
+#: Runaway growth: a batch loss above this many times the fit's first batch loss (or above
+#: this many, when that loss is below 1). Training that still works never gets a million
+#: times worse than where it started; the floor keeps a near-zero start from tripping it.
+RUNAWAY = 10**6
+
+#: What ``fit`` advises after a divergence, in ``fit``'s own terms.
+FIT_ADVICE = "Lower the learning rate, scale the inputs, or clip gradients (clipnorm=...)."
+
+
 class DivergenceError(ValueError):
-    """Training diverged: the loss became NaN or infinite (the weights kept are finite)."""
+    """Training diverged: the loss became NaN or infinite, or grew without bound; the
+    network keeps weights that predict finite numbers.
+
+    Its fields let a caller phrase its own advice (an estimator has no ``clipnorm=``):
+    ``what`` (``"the loss became nan"``, ...), ``epoch`` and ``batch`` (1-based, as printed),
+    ``learning_rate``, ``kept`` (which weights the network keeps), ``summary`` (the sentence
+    with all of these and no advice) and ``advice`` (what ``fit`` suggests); the message is
+    ``summary`` then ``advice``.
+    """
+
+    def __init__(self, what, epoch, batch, learning_rate, kept, advice=FIT_ADVICE):
+        self.what, self.epoch, self.batch = what, epoch, batch
+        self.learning_rate, self.kept, self.advice = learning_rate, kept, advice
+        super().__init__(f"{self.summary} {advice}")
+
+    @property
+    def summary(self) -> str:
+        return (f"Training diverged: {self.what} at epoch {self.epoch}, batch {self.batch} "
+                f"(learning_rate={self.learning_rate:g}); the network keeps {self.kept}.")
+
+    def __reduce__(self):
+        return type(self), (self.what, self.epoch, self.batch, self.learning_rate, self.kept,
+                            self.advice)
 
 
 class _CtrlC:
@@ -85,14 +116,55 @@ class _CtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _restore_finite(net, snapshot):
-    """Put back ``snapshot`` (the weights at the start of the epoch) if the weights are not
-    all finite; return a phrase saying which weights were kept.
+class _Guard:
+    """Divergence, and the weights to fall back on.
+
+    A batch diverges when its loss is not finite or exceeds ``RUNAWAY`` times the fit's
+    first batch loss (at least ``RUNAWAY``). Each epoch starts with a snapshot of the
+    weights, and its first batch's loss is computed on exactly those weights: a snapshot
+    whose first batch passed predicts finite numbers. The guard keeps the one of lowest
+    first-batch loss (two buffers, reused: the best and the current epoch's).
     """
-    if all_finite(net.params):
-        return "the last finite weights"
-    net.params[...] = snapshot
-    return "the weights from the start of that epoch"
+
+    def __init__(self):
+        self.first = None
+        self.buffers, self.best = [None, None], None  # best: (loss, buffer, epoch)
+        self.index = self.epoch = None
+
+    def snapshot(self, params, epoch):
+        """Copy the weights at the start of ``epoch`` into the buffer not holding the best."""
+        i = 1 if self.best is not None and self.best[1] == 0 else 0
+        if self.buffers[i] is None:
+            self.buffers[i] = params.copy()
+        else:
+            self.buffers[i][...] = params
+        self.index, self.epoch = i, epoch
+        return self.buffers[i]
+
+    def check(self, loss, batch):
+        """What went wrong with a batch's loss, or None."""
+        if not math.isfinite(loss):
+            return f"the loss became {loss}"
+        if self.first is None:
+            self.first = loss
+        if loss > RUNAWAY * max(self.first, 1.0):
+            return (f"the loss grew to {loss:.4g} (over {RUNAWAY:,} times the first "
+                    f"batch's {self.first:.4g})")
+        if batch == 0 and (self.best is None or loss < self.best[0]):
+            self.best = (loss, self.index, self.epoch)
+        return None
+
+    def restore(self, params):
+        """Put the best checked snapshot back; return a phrase saying which it is."""
+        if self.best is None:  # the fit's very first batch diverged
+            params[...] = self.buffers[self.index]
+            return "the weights it started with"
+        loss, i, epoch = self.best
+        params[...] = self.buffers[i]
+        if epoch == self.epoch:
+            return "the weights from the start of that epoch"
+        return (f"the weights from the start of epoch {epoch + 1} (the lowest loss on an "
+                f"epoch's first batch, {loss:.4g})")
 
 
 def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
@@ -128,9 +200,12 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
         into ``net``, and training continues from that epoch up to ``epochs`` in total
         (as Keras' ``initial_epoch``), exactly as if it had never stopped.
     on_divergence : {"raise", "warn"}, default "raise"
-        When the loss becomes NaN or infinite, training stops and keeps the last finite
-        weights; ``"raise"`` then raises :class:`DivergenceError`, ``"warn"`` warns and
-        returns normally (``History.stop_reason`` says what happened).
+        When a batch's loss becomes NaN or infinite or grows past ``RUNAWAY`` (a million)
+        times its first value, or the weights become non-finite, training stops and the
+        network keeps the weights from the start of an epoch whose first batch had a finite,
+        bounded loss (the lowest such), so that it predicts finite numbers; ``"raise"`` then
+        raises :class:`DivergenceError`, ``"warn"`` warns and returns normally
+        (``History.stop_reason`` says what happened).
 
     Ctrl-C (SIGINT) stops training after the current batch: the weights of the best
     epoch so far are kept (by ``val_loss``; without validation, the last weights),
@@ -176,7 +251,8 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
         cb.on_train_begin()
 
     problem, best, epoch = None, (math.inf, None, None), first_epoch
-    progress = {"snapshot": None, "batch": None}  # where an interrupt finds the epoch
+    # Where an interrupt finds the epoch, and the divergence guard.
+    progress = {"snapshot": None, "batch": None, "guard": _Guard()}
     with _CtrlC() as ctrl_c:
         try:
             for epoch in range(first_epoch, epochs):
@@ -193,16 +269,13 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     if problem and problem[0] == "interrupted":
         _finish_interrupted(net, history, problem, best)
     elif problem:
-        kept = _restore_finite(net, problem[3])
-        lr = net.optimizer.current_learning_rate
-        what = "the weights became non-finite" if isinstance(problem[2], str) else \
-            f"the loss became {problem[2]}"
-        message = (
-            f"Training diverged: {what} at epoch {problem[1][0] + 1}, "
-            f"batch {problem[1][1] + 1} (learning_rate={lr:g}); the network keeps {kept}. "
-            "Lower the learning rate, scale the inputs, or clip gradients (clipnorm=...)."
-        )
-        net.stop_training, net.stop_reason = True, message
+        _, (at_epoch, at_batch), what, _ = problem
+        advice = FIT_ADVICE + (" Pass on_divergence='warn' to stop with a warning."
+                               if on_divergence == "raise" else "")
+        error = DivergenceError(what, at_epoch + 1, at_batch + 1,
+                                net.optimizer.current_learning_rate,
+                                progress["guard"].restore(net.params), advice)
+        net.stop_training, net.stop_reason = True, error.summary
     elif epochs <= first_epoch:
         net.stop_reason = f"already trained {first_epoch} epochs (epochs={epochs})"
     for cb in callbacks:
@@ -210,8 +283,8 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     net.history = history
     if problem and problem[0] != "interrupted":
         if on_divergence == "raise":
-            raise DivergenceError(message + " Pass on_divergence='warn' to stop with a warning.")
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+            raise error
+        warnings.warn(str(error), RuntimeWarning, stacklevel=3)
     return history
 
 
@@ -236,18 +309,21 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
     """One pass over the data; returns ``(problem, best)``, ``problem`` None when all went
     well, else ``(kind, where, loss, snapshot)``.
     """
-    snapshot = net.params.copy()  # finite weights to fall back on (one copy per epoch)
-    progress["snapshot"], progress["batch"] = snapshot, None
+    progress["snapshot"], progress["batch"] = None, None
     start_time = time.perf_counter()
     for cb in callbacks:
         cb.on_epoch_begin(epoch)
+    # The weights the epoch starts from, after on_epoch_begin: its first batch's loss is
+    # computed on exactly these.
+    snapshot = progress["snapshot"] = progress["guard"].snapshot(net.params, epoch)
     lr = net.optimizer.current_learning_rate
     total, seen = 0.0, 0
     for batch, (Xb, Tb, swb) in enumerate(source.batches()):
         progress["batch"] = batch
         loss = net.loss_and_gradients(Xb, Tb, swb)
-        if not math.isfinite(loss):
-            return ("diverged", (epoch, batch), loss, snapshot), best
+        what = progress["guard"].check(loss, batch)
+        if what:
+            return ("diverged", (epoch, batch), what, snapshot), best
         net.apply_gradients()
         size = len(Xb) if swb is None else float(swb.sum())
         total, seen = total + loss * size, seen + size
@@ -259,7 +335,7 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
             break
     progress["batch"] = None  # past the batches: validation and the epoch's callbacks
     if not all_finite(net.params):
-        return ("diverged", (epoch, batch), "non-finite weights", snapshot), best
+        return ("diverged", (epoch, batch), "the weights became non-finite", snapshot), best
     logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
     if val is not None:
         for key, value in evaluate_prepared(net, *val).items():
