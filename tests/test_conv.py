@@ -319,7 +319,7 @@ def test_the_chain_rule_of_one_kernel_weight_sums_over_output_positions():
                         dtype="float64")
     X = images(2, 5, 5, 1)
     step = gn.trace_step(net, X, [1, 0])
-    terms = step.kernel_chain_rule(0, (1, 0, 0, 1))
+    terms = step.chain_rule("conv2d", (1, 0, 0, 1))  # by its name, as printed
     assert len(terms) == 2 * 3 * 3  # samples x output positions (same, stride 2: 5 -> 3)
     # By hand: output position (0, 1, 2) reads input row 1 * 2 + 1 = 3, column 2 * 2 + 0 = 4.
     position, delta, a = terms[5]
@@ -330,8 +330,17 @@ def test_the_chain_rule_of_one_kernel_weight_sums_over_output_positions():
     assert "dJ/dW[0, 0, 0, 0] of conv2d = Σ over samples and output positions" in text
     assert "an array of shape (2, 5, 5, 1)" in text  # big arrays are summarized
     assert "conv2d" in md and "conv2d" in page
-    with pytest.raises(ValueError, match="layer 2 \\(dense\\) is not a convolution"):
-        step.kernel_chain_rule(2, (0, 0))
+    # The Dense layer after it: by superscript (1, the first Dense) or by name, i, j.
+    by_number, by_name = step.chain_rule(1, 3, 1), step.chain_rule("dense", (3, 1))
+    assert [n for n, _ in by_number] == [n for n, _ in by_name]
+    assert by_number[-1][1] == by_name[-1][1] == grads[2][3, 1]
+    with pytest.raises(ValueError, match="has 4 indices \\(k..., c, f\\), got \\(0, 0\\)"):
+        step.chain_rule("conv2d", (0, 0))
+    with pytest.raises(ValueError, match="no Dense or convolution layer named 'flatten'; it "
+                                         "has 'conv2d', 'dense'"):
+        step.chain_rule("flatten", (0, 0))
+    with pytest.raises(ValueError, match="superscript 1..1 or a layer's name, got 2"):
+        step.chain_rule(2, 0, 0)
 
 
 def test_a_conv_fit_allocates_nothing_per_batch_after_the_first():

@@ -329,7 +329,7 @@ def test_a_failed_allocation_is_the_same_one_line(monkeypatch):
     # Where the OS does not say the machine's memory, numpy's MemoryError is caught.
     import glassnet.network
 
-    monkeypatch.setattr(glassnet.network, "_memory_bytes", lambda: None)
+    monkeypatch.setattr(glassnet.network, "physical_memory", lambda: None)
     with pytest.raises(ValueError, match=r"^Layer 2 \(dense_1\) needs 110,000,000,000,000 "
                                          r"weights: .* as float32\. Use fewer units"):
         gn.Sequential([gn.Dense(10), gn.Dense(10**13)]).build(3)
@@ -367,3 +367,13 @@ def test_rich_is_no_dependency():
     sources = (root / "src" / "glassnet").rglob("*.py")
     assert not [p for p in sources if re.search(r"^\s*(import|from) rich\b", p.read_text(),
                                                 re.M)]
+
+
+@pytest.mark.parametrize("make", [lambda v: gn.SGD(learning_rate=v), lambda v: gn.Dropout(v)])
+def test_an_int_too_large_for_a_float_is_refused_in_one_short_line(make):
+    # 10**400 is a Real that float() overflows: the check says so instead of NumPy's
+    # "ufunc 'isfinite' not supported", and does not print all 401 digits.
+    with pytest.raises(ValueError, match=r"must be a (finite )?number .*got 1000.*\.\.\. "
+                                         r"\(401 characters\)\.$") as error:
+        make(10**400)
+    assert len(str(error.value)) < 120

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 
-from .backend import all_finite, check_features, get_backend, resolve_dtype
+from .backend import (
+    all_finite,
+    check_features,
+    format_bytes,
+    get_backend,
+    physical_memory,
+    resolve_dtype,
+)
 from .backend.checks import check_range
 from .layers import Layer, layer_from_config
 from .ops.activations import Identity
@@ -132,7 +138,7 @@ class Network:
         n_params = sum(counts)
         n_state = sum(math.prod(s.shape) for _, states in self._specs for s in states)
         needed = (2 * n_params + n_state) * self.dtype.itemsize  # params, grads, state
-        memory = _memory_bytes()
+        memory = physical_memory()
         try:
             if memory is not None and needed > memory:
                 raise MemoryError
@@ -144,11 +150,11 @@ class Network:
             self.params = self.grads = self.state = None
             biggest = max(range(len(counts)), key=counts.__getitem__)
             layer = self.layers[biggest]
-            than = "" if memory is None else f", more than this machine's {_size(memory)}"
+            than = "" if memory is None else f", more than this machine's {format_bytes(memory)}"
             raise ValueError(
                 f"Layer {biggest + 1} ({layer.name}) needs {counts[biggest]:,} weights: the "
-                f"network's {n_params:,} parameters and their gradients take {_size(needed)} "
-                f"as {self.dtype.name}{than}. Use fewer units or filters."
+                f"network's {n_params:,} parameters and their gradients take "
+                f"{format_bytes(needed)} as {self.dtype.name}{than}. Use fewer units or filters."
             ) from None
 
     def _bind_views(self):
@@ -437,19 +443,3 @@ class Network:
 
 #: What ``fit`` leaves on a network, which a copy does not inherit.
 _TRAINING_RECORD = ("epochs_done", "stop_reason", "_logits")
-
-
-def _memory_bytes():
-    """The machine's physical memory in bytes, where the OS says it cheaply (else None)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _size(n_bytes):
-    """``n_bytes`` in binary units: ``"43.7 TiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n_bytes < 1024 or unit == "TiB":
-            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{n_bytes} B"
-        n_bytes /= 1024

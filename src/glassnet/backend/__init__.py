@@ -25,6 +25,8 @@ from .checks import (  # noqa: F401  (re-exported)
     check_fraction,
     check_positive,
     check_random_state,
+    format_bytes,
+    physical_memory,
     resolve_name,
 )
 

@@ -3,7 +3,9 @@ arrays (finite values, feature arrays), each failing with one line that names wh
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 
 import numpy as np
 
@@ -22,25 +24,41 @@ def check_random_state(random_state) -> np.random.Generator:
     )
 
 
+def _finite_real(value) -> bool:
+    """A real number (not a bool) that is finite as a float (``10**400`` is not)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def shown(value, limit: int = 40) -> str:
+    """``repr(value)`` for a message, cut short if long (an int of 400 digits, say)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 12]}... ({len(text)} characters)"
+
+
 def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a float, or raise a ValueError if it is not a positive number."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    ok = _finite_real(value)
     if ok:
         ok = value >= 0 if allow_zero else value > 0
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.")
+        raise ValueError(f"{name} must be a finite number {bound}, got {shown(value)}.")
     return float(value)
 
 
 def check_fraction(name: str, value, *, low_open=True, high_open=True) -> float:
     """Return ``value`` as a float in the interval (0, 1), bounds as asked."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    ok = _finite_real(value)
     if ok:
         ok = (0 < value if low_open else 0 <= value) and (value < 1 if high_open else value <= 1)
     if not ok:
         interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+        raise ValueError(f"{name} must be a number in {interval}, got {shown(value)}.")
     return float(value)
 
 
@@ -150,3 +168,19 @@ def check_features(X, name="X", input_shape=None, xp=None, dtype=None):
     if not all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
     return X if dtype is None else check_range(X, name, dtype)
+
+
+def physical_memory():
+    """The machine's physical memory in bytes, where the OS says it cheaply (else None)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def format_bytes(n_bytes) -> str:
+    """``n_bytes`` in binary units: ``"43.7 TiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{n_bytes} B"
+        n_bytes /= 1024

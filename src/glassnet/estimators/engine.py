@@ -11,10 +11,10 @@ import warnings
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
 
+from ..backend import format_bytes, physical_memory
 from ..callbacks import Callback
 from ..layers import Dense
 from ..models import Sequential
-from ..network import _memory_bytes, _size
 
 
 class _UniformInit:
@@ -164,8 +164,8 @@ def _check_size(sizes, units, dtype):
     naming ``hidden_layer_sizes`` (the network refuses what it then fails to allocate)."""
     n = sum((a + 1) * b for a, b in zip(units[:-1], units[1:]))
     need = 2 * n * np.dtype(dtype).itemsize
-    memory = _memory_bytes()
+    memory = physical_memory()
     if memory is not None and need > memory:
-        raise ValueError(f"hidden_layer_sizes={sizes} needs {n:,} weights ({_size(need)} in "
+        raise ValueError(f"hidden_layer_sizes={sizes} needs {n:,} weights ({format_bytes(need)} in "
                          f"{np.dtype(dtype).name} with their gradients), more than this "
-                         f"machine's {_size(memory)} of memory: use smaller hidden layers.")
+                         f"machine's {format_bytes(memory)} of memory: use smaller hidden layers.")

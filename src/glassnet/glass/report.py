@@ -100,7 +100,7 @@ def _summarized(steps):
             yield kind, text, latex, array
 
 
-def _conv_steps(trace, index, layer, forward):
+def _conv_steps(trace, layer, forward):
     """A convolution's lines: its shapes going forward; going back, the chain rule for its
     first kernel weight as a sum over output positions."""
     name = f"{layer.name} ({layer.kind})"
@@ -112,7 +112,7 @@ def _conv_steps(trace, index, layer, forward):
                  f"\\text{{{_tex_text(name)}: kernel {layer.W.shape}}}", None),
                 ("eq", f"W of {layer.name} =", f"W_{{{_tex_name(layer.name)}}}", layer.W)]
     weight = (0,) * layer.W.ndim
-    rows = [(d, a) for _, d, a in trace.kernel_chain_rule(index, weight)]
+    rows = [(d, a) for _, d, a in trace.chain_rule(layer.name, weight)]
     total = float(layer.dW[weight])
     text = (f"dJ/dW{list(weight)} of {layer.name} = Σ over samples and output positions of "
             f"δ × a = {_terms(rows, 'products')} = {total:.6g}")
@@ -132,9 +132,9 @@ def _raw_steps(trace):
     out, l = [], 0
     out.append(("h", "Forward", None, None))
     out.append(("eq", f"x = a{sup(0)} =", "x = a^{[0]}", trace.X))
-    for index, layer in enumerate(trace.layers):
+    for layer in trace.layers:
         if layer.window is not None:
-            out += _conv_steps(trace, index, layer, forward=True)
+            out += _conv_steps(trace, layer, forward=True)
             continue
         if layer.kind == "dense":
             l += 1
@@ -155,10 +155,9 @@ def _raw_steps(trace):
     out.append(("h", "Backward (the chain rule)", None, None))
     out.append(("eq", "dJ/dŷ =", "\\partial J / \\partial \\hat y", trace.dL_doutput))
     l = len(trace.dense_layers)
-    for index in range(len(trace.layers) - 1, -1, -1):
-        layer = trace.layers[index]
+    for layer in reversed(trace.layers):
         if layer.window is not None:
-            out += _conv_steps(trace, index, layer, forward=False)
+            out += _conv_steps(trace, layer, forward=False)
             continue
         if layer.activation is not None and layer.dout_dZ is not None \
                 and layer.dout_dZ.ndim == 2:

@@ -70,19 +70,56 @@ class StepTrace:
     def dense_layers(self) -> list[LayerTrace]:
         return [layer for layer in self.layers if layer.kind == "dense"]
 
-    def chain_rule(self, layer: int, i: int, j: int) -> list[tuple[str, np.ndarray | float]]:
-        """The chain rule for one weight of the ``layer``-th Dense layer (1-based, as the
-        articles' superscripts), sample by sample:
-        ``dJ/dWˡᵢⱼ = Σₙ dJ/daˡⱼ · daˡⱼ/dzˡⱼ · dzˡⱼ/dWˡᵢⱼ`` (each factor taken for sample
-        ``n``; the loss's mean over the samples is already inside ``dJ/da``).
+    def chain_rule(self, layer, *index) -> list:
+        """The chain rule for one weight, as the trace prints it.
 
-        Returns ``[(name, values), ...]``: each factor as a 1-D array with one value per
-        sample, then ``(name, dW[i, j])``. The factors' products summed over the samples are
+        ``layer`` is the superscript ``l`` of a Dense layer (1-based, the articles'
+        ``W^l``) or the name of a Dense or convolution layer as printed (``"conv2d"``);
+        ``index`` the weight's: ``i, j`` (or ``(i, j)``) of a Dense kernel, ``(k..., c, f)``
+        of a convolution's.
+
+        **Dense**, sample by sample:
+        ``dJ/dWˡᵢⱼ = Σₙ dJ/daˡⱼ · daˡⱼ/dzˡⱼ · dzˡⱼ/dWˡᵢⱼ`` (each factor taken for sample
+        ``n``; the loss's mean over the samples is already inside ``dJ/da``). Returns
+        ``[(name, values), ...]``: each factor as a 1-D array with one value per sample,
+        then ``(name, dW[i, j])``. The factors' products summed over the samples are
         ``dW[i, j]``, less anything the network adds to its gradient itself (an estimator's
         L2 penalty). With a softmax, every output depends on every logit, so the first two
         factors are one, the Jacobian-vector product ``dJ/dzˡⱼ = Σₘ dJ/daˡₘ · daˡₘ/dzˡⱼ``
         over the outputs ``m`` (not its diagonal alone; ``unit(layer)`` holds both parts).
+
+        **Convolution**, ``W[k..., c, f]``, as its sum over samples ``n`` and output
+        positions ``o``: ``dJ/dW[k, c, f] = Σ_{n, o} δ[n, o, f] · a[n, o·stride + k·dilation,
+        c]`` (``a`` the padded input). Returns ``[((n, *o), δ, a), ...]``; the products sum
+        to ``dW[k..., c, f]``.
         """
+        if len(index) == 1 and isinstance(index[0], tuple):
+            index = index[0]
+        record = self._weighted_layer(layer)
+        if record.window is not None:
+            return self._kernel_terms(record, tuple(index))
+        if len(index) != 2:
+            raise ValueError(f"A Dense weight has two indices (i, j), got {index!r}.")
+        return self._dense_factors(self.dense_layers.index(record) + 1, *index)
+
+    def _weighted_layer(self, layer) -> LayerTrace:
+        """The Dense layer of superscript ``layer``, or the Dense or conv layer so named."""
+        if isinstance(layer, str):
+            weighted = [r for r in self.layers if r.kind == "dense" or r.window is not None]
+            for record in weighted:
+                if record.name == layer:
+                    return record
+            names = ", ".join(repr(r.name) for r in weighted) or "none"
+            raise ValueError(f"The trace has no Dense or convolution layer named {layer!r}; "
+                             f"it has {names}.")
+        count = len(self.dense_layers)
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= count:
+            raise ValueError(f"layer must be a Dense layer's superscript 1..{count} or a "
+                             f"layer's name, got {layer!r}.")
+        return self.dense_layers[layer - 1]
+
+    def _dense_factors(self, layer: int, i: int, j: int) -> list[tuple[str, np.ndarray | float]]:
+        """The Dense case of ``chain_rule``, for the ``layer``-th Dense layer."""
         dense, unit = self.dense_layers[layer - 1], self.unit(layer)
         names = chain_names(layer, i, j, coupled=_coupled(unit))
         if _coupled(unit):  # softmax: the full Jacobian-vector product
@@ -104,15 +141,12 @@ class StepTrace:
             return following
         return dense
 
-    def kernel_chain_rule(self, layer: int, index: tuple) -> list[tuple[tuple, float, float]]:
-        """The gradient of one kernel weight ``W[k..., c, f]`` of the convolution at position
-        ``layer`` of ``layers``, as its sum over samples ``i`` and output positions ``o``:
-        ``dJ/dW[k, c, f] = sum_{i, o} delta[i, o, f] * a[i, o * stride + k * dilation, c]``
-        (``a`` the padded input). Returns ``[((i, *o), delta, a), ...]``; the products sum
-        to ``dW[index]``."""
-        record = self.layers[layer]
-        if record.window is None:
-            raise ValueError(f"layer {layer} ({record.name}) is not a convolution.")
+    @staticmethod
+    def _kernel_terms(record: LayerTrace, index: tuple) -> list[tuple[tuple, float, float]]:
+        """The convolution case of ``chain_rule``."""
+        if len(index) != record.W.ndim:
+            raise ValueError(f"A kernel weight of {record.name} has {record.W.ndim} indices "
+                             f"(k..., c, f), got {index!r}.")
         *k, c, f = index
         geometry = record.window
         A = np.pad(record.A, [(0, 0), *geometry["pads"], (0, 0)])
