@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import start_alike
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.neural_network import MLPClassifier as SkClassifier
@@ -17,7 +18,6 @@ from sklearn.neural_network import MLPRegressor as SkRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import glassnet as gn
 from glassnet import MLPClassifier, MLPRegressor
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -32,26 +32,6 @@ Y_TWO = np.r_[np.zeros(12, int), np.ones(8, int)]
 ES = dict(solver="sgd", learning_rate_init=0.2, momentum=0.0, early_stopping=True,
           validation_fraction=0.25, shuffle=False, activation="tanh", alpha=0.0, max_iter=25,
           random_state=0)
-
-
-def start_alike(sk, ours, units, seed=0, bound=0.6):
-    """scikit-learn's ``sk`` and glassnet's ``ours`` drawing the same initial weights."""
-    rng = np.random.default_rng(seed)
-    pairs = [(rng.uniform(-bound, bound, (a, b)), rng.uniform(-bound, bound, b))
-             for a, b in zip(units[:-1], units[1:])]
-    draws = iter(pairs)
-    sk._init_coef = lambda fan_in, fan_out, dtype: tuple(a.astype(dtype, copy=True)
-                                                         for a in next(draws))
-    build = ours._build
-
-    def _build(n_features, n_outputs, dtype):
-        net = build(n_features, n_outputs, dtype)
-        for layer, (W, b) in zip([l for l in net.layers if isinstance(l, gn.Dense)], pairs):
-            layer.W[...], layer.b[...] = W, b
-        return net
-
-    ours._build = _build
-    return sk, ours
 
 
 def pair(kind, hidden=(3,), n_features=2, n_outputs=1, seed=5, **params):

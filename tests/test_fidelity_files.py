@@ -25,6 +25,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import quiet_fit, zip_members
 
 import glassnet as gn
 from glassnet import ModelFileError
@@ -35,15 +36,8 @@ Y3 = np.arange(60) % 3
 MiB = 1 << 20
 
 
-def _fit(est, *args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits
-        return est.fit(*args)
 
 
-def _members(blob):
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        return {i.filename: zf.read(i) for i in zf.infolist()}
 
 
 def _zip(members):
@@ -61,7 +55,7 @@ class File:
     def __init__(self, model, folder):
         path = folder / "base.glassnet"
         gn.save(model, path)
-        self.members = _members(path.read_bytes())
+        self.members = zip_members(path.read_bytes())
         self.config = json.loads(self.members["config.json"])
 
     def write(self, path):
@@ -89,7 +83,7 @@ def _refusal(path):
 def test_a_negative_feature_count_is_refused_naming_the_field_by_load_and_info(tmp_path, capsys):
     from glassnet.cli import main
 
-    f = File(_fit(gn.MLPClassifier((16,), max_iter=2, random_state=0), X, Y3 % 2), tmp_path)
+    f = File(quiet_fit(gn.MLPClassifier((16,), max_iter=2, random_state=0), X, Y3 % 2), tmp_path)
     f.config["estimator"]["attributes"]["n_features_in_"] = -16
     path = f.write(tmp_path / "neg.glassnet")
     text, _ = _refusal(path)
@@ -108,7 +102,7 @@ def test_a_huge_hidden_layer_is_refused_before_it_is_allocated(tmp_path):
     # the optimizer's buffers. 2**24 units of 4 inputs take 4 * 5 * 2**24 * 4 bytes (1.3 GB)
     # of weights, gradients and Adam moments; the file holds 4 units' worth.
     H = 2**24
-    f = File(_fit(gn.MLPClassifier((4,), max_iter=2, random_state=0), X, Y3 % 2), tmp_path)
+    f = File(quiet_fit(gn.MLPClassifier((4,), max_iter=2, random_state=0), X, Y3 % 2), tmp_path)
     c = f.config
     c["estimator"]["params"]["hidden_layer_sizes"] = {"tuple": [H]}
     c["estimator"]["fitted"]["dict"][0][1] = [H]
@@ -127,7 +121,7 @@ def test_a_huge_hidden_layer_is_refused_before_it_is_allocated(tmp_path):
 def test_many_arrays_of_long_strings_are_refused_before_they_add_up(tmp_path):
     # 64 arrays of 2048 empty <U1024 strings: 8 MiB each, 512 MiB in all, from 400 kB of
     # JSON that deflates to a few kB. The arrays of one file share one 16 MiB budget.
-    f = File(_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0]), tmp_path)
+    f = File(quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0]), tmp_path)
     strings = {"array": [""] * 2048, "dtype": "<U1024"}
     f.config["estimator"]["params"]["class_weight"] = [strings] * 64
     path = f.write(tmp_path / "strings.glassnet")
@@ -153,7 +147,7 @@ def test_a_network_of_huge_inputs_is_refused_before_it_is_allocated(tmp_path):
 
 def test_classes_that_disagree_with_the_outputs_are_refused(tmp_path):
     # Two classes for a 3-output softmax: loaded, predict would index past classes_.
-    f = File(_fit(gn.MLPClassifier((4,), max_iter=2, random_state=0), X, Y3), tmp_path)
+    f = File(quiet_fit(gn.MLPClassifier((4,), max_iter=2, random_state=0), X, Y3), tmp_path)
     f.config["estimator"]["attributes"]["classes_"] = {"array": [0, 1], "dtype": "<i8"}
     text, _ = _refusal(f.write(tmp_path / "c.glassnet"))
     assert text.endswith("config.json: classes_ holds 2 classes and n_outputs_ is 3, but a "
@@ -164,7 +158,7 @@ def test_classes_that_disagree_with_the_outputs_are_refused(tmp_path):
 def test_every_kind_of_classifier_loads_back(tmp_path, targets):
     y = {"binary": Y3 % 2, "one class": np.zeros(60, int), "multiclass": Y3,
          "multilabel": np.stack([Y3 == 0, Y3 == 1, X[:, 0] > 0], axis=1).astype(int)}[targets]
-    clf = _fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, y)
+    clf = quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, y)
     clf.save(tmp_path / "c.glassnet")
     back = gn.load(tmp_path / "c.glassnet")
     assert np.array_equal(back.predict(X), clf.predict(X))
@@ -181,7 +175,7 @@ def test_every_kind_of_classifier_loads_back(tmp_path, targets):
 ])
 def test_parameters_set_after_the_fit_save_and_load_the_fitted_network(tmp_path, est):
     y = Y3 if isinstance(est, gn.MLPClassifier) else np.abs(X[:, 0])
-    _fit(est, X, y)
+    quiet_fit(est, X, y)
     before = est.predict(X)
     est.set_params(activation="tanh", hidden_layer_sizes=(3,), dropout=0.5, solver="sgd",
                    alpha=0.5, **({"loss": "squared_error"} if "loss" in est.get_params() else {}))
@@ -192,9 +186,9 @@ def test_parameters_set_after_the_fit_save_and_load_the_fitted_network(tmp_path,
 
 
 def test_a_warm_start_refit_with_another_activation_saves_and_loads(tmp_path):
-    clf = _fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, Y3)
+    clf = quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, Y3)
     clf.set_params(warm_start=True, activation="tanh")
-    _fit(clf, X, Y3)
+    quiet_fit(clf, X, Y3)
     clf.save(tmp_path / "c.glassnet")
     back = gn.load(tmp_path / "c.glassnet")
     assert np.array_equal(back.predict_proba(X), clf.predict_proba(X))
@@ -203,7 +197,7 @@ def test_a_warm_start_refit_with_another_activation_saves_and_loads(tmp_path):
 
 def test_partial_fit_after_a_solver_change_goes_on_as_without_the_round_trip(tmp_path):
     # set_params(solver="sgd") after an adam fit: partial_fit goes on with the fitted Adam.
-    clf = _fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, Y3)
+    clf = quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, Y3)
     clf.set_params(solver="sgd")
     clf.save(tmp_path / "c.glassnet")
     back = gn.load(tmp_path / "c.glassnet")
@@ -216,7 +210,7 @@ def test_partial_fit_after_a_solver_change_goes_on_as_without_the_round_trip(tmp
 def test_the_current_learning_rate_is_saved_and_training_goes_on_the_same(tmp_path, schedule):
     # adaptive divides the rate by 5 after n_iter_no_change epochs without improvement
     # (tol=10: none ever is); invscaling sets it to init / (t_ + 1) ** power_t each epoch.
-    reg = _fit(gn.MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate=schedule, tol=10.0,
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate=schedule, tol=10.0,
                                n_iter_no_change=1, max_iter=6, random_state=0), X, X[:, 0])
     lr = reg.model_.optimizer.learning_rate
     assert lr < reg.learning_rate_init / 5
@@ -306,7 +300,7 @@ def test_a_missing_folder_is_named_before_any_work(tmp_path, monkeypatch, save):
     import glassnet.io.state as state
 
     if save == "estimator.save":
-        model = _fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0])
+        model = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0])
     else:
         model = gn.Sequential([gn.Dense(2)], loss="mse", random_state=0).build(3)
 

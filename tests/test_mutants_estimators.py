@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import start_alike
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkClassifier
 from sklearn.neural_network import MLPRegressor as SkRegressor
@@ -43,29 +44,6 @@ def _no_convergence_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
-
-
-def start_alike(sk, ours, units, seed=0, bound=0.6):
-    """Make scikit-learn's ``sk`` and glassnet's ``ours`` start from the same weights (the
-    one place these tests reach past the public API: scikit-learn's ``_init_coef`` and
-    glassnet's ``_build``, patched on the instances). Returns ``(sk, ours)``.
-    """
-    rng = np.random.default_rng(seed)
-    pairs = [(rng.uniform(-bound, bound, (a, b)), rng.uniform(-bound, bound, b))
-             for a, b in zip(units[:-1], units[1:])]
-    draws = iter(pairs)
-    sk._init_coef = lambda fan_in, fan_out, dtype: tuple(a.astype(dtype, copy=True)
-                                                         for a in next(draws))
-    build = ours._build
-
-    def _build(n_features, n_outputs, dtype):
-        net = build(n_features, n_outputs, dtype)
-        for layer, (W, b) in zip([l for l in net.layers if isinstance(l, gn.Dense)], pairs):
-            layer.W[...], layer.b[...] = W, b
-        return net
-
-    ours._build = _build
-    return sk, ours
 
 
 def classifier_pair(seed=5, hidden=(3,), n_features=2, **params):

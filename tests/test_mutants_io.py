@@ -12,11 +12,11 @@ import io
 import json
 import os
 import tempfile
-import warnings
 import zipfile
 
 import numpy as np
 import pytest
+from conftest import quiet_fit, zip_members
 
 import glassnet as gn
 from glassnet import ModelFileError
@@ -25,15 +25,8 @@ X = np.random.default_rng(0).normal(size=(60, 4))
 Y = (X[:, 0] + X[:, 1] > 0).astype(int)
 
 
-def _quiet_fit(est, *args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits
-        return est.fit(*args)
 
 
-def _members(blob):
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        return {i.filename: zf.read(i) for i in zf.infolist()}
 
 
 def _zip(members, compress=None, comment=b""):
@@ -57,12 +50,12 @@ class File:
     """The members of a saved file, to change and write back."""
 
     def __init__(self, blob):
-        outer = _members(blob)
+        outer = zip_members(blob)
         self.config = json.loads(outer["config.json"])
         self.config_bytes = None
-        self.weights = _members(outer["weights.npz"])
-        self.state = _members(outer["state.npz"])
-        self.opt = _members(outer["optimizer.npz"])
+        self.weights = zip_members(outer["weights.npz"])
+        self.state = zip_members(outer["state.npz"])
+        self.opt = zip_members(outer["optimizer.npz"])
         self.weights_npz = self.opt_npz = None
 
     def pack(self):
@@ -89,9 +82,9 @@ def _deep():
 
 
 def _models():
-    clf = _quiet_fit(gn.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0),
+    clf = quiet_fit(gn.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0),
                      X, np.arange(60) % 3)
-    reg = _quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0),
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0),
                      X, X[:, 0])
     return {"net": _net(), "deep": _deep(), "clf": clf, "reg": reg}
 
@@ -425,13 +418,13 @@ def test_sparse_multilabel_classifier_predicts_sparse_after_a_load(tmp_path):
     import scipy.sparse as sp
 
     Ymulti = (np.random.default_rng(1).random((60, 3)) > 0.5).astype(int)
-    clf = _quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, sp.csr_matrix(Ymulti))
+    clf = quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, sp.csr_matrix(Ymulti))
     clf.save(tmp_path / "c.glassnet")
     back = gn.load(tmp_path / "c.glassnet")
     want, got = clf.predict(X), back.predict(X)
     assert sp.issparse(want) and sp.issparse(got)
     assert np.array_equal(got.toarray(), want.toarray())
-    dense = _quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, Ymulti)
+    dense = quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), X, Ymulti)
     dense.save(tmp_path / "d.glassnet")
     got = gn.load(tmp_path / "d.glassnet").predict(X)
     assert not sp.issparse(got) and np.array_equal(got, dense.predict(X))
@@ -440,7 +433,7 @@ def test_sparse_multilabel_classifier_predicts_sparse_after_a_load(tmp_path):
 def test_numpy_scalars_in_parameters_come_back_as_python_values(tmp_path):
     clf = gn.MLPClassifier((np.int64(4),), max_iter=np.int64(3), alpha=np.float32(0.5),
                            shuffle=np.True_, early_stopping=np.False_, random_state=0)
-    _quiet_fit(clf, X, Y)
+    quiet_fit(clf, X, Y)
     clf.save(tmp_path / "c.glassnet")
     params = gn.load(tmp_path / "c.glassnet").get_params()
     assert params["hidden_layer_sizes"] == (4,) and params["max_iter"] == 3
@@ -450,7 +443,7 @@ def test_numpy_scalars_in_parameters_come_back_as_python_values(tmp_path):
 
 
 def test_non_finite_attributes_round_trip_and_are_stored_as_tagged_text(tmp_path):
-    reg = _quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0])
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0])
     reg.best_loss_, reg.loss_ = -np.inf, np.nan
     reg.loss_curve_ = [np.inf, 1.5, -np.inf]
     path = tmp_path / "r.glassnet"
@@ -469,7 +462,7 @@ def test_parameters_that_hold_objects_are_refused_with_the_exact_text(tmp_path):
         def __repr__(self):
             return "R" * 100
 
-    reg = _quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0])
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, X[:, 0])
     reg.set_params(alpha=Long())
     with pytest.raises(ValueError) as info:
         reg.save(tmp_path / "r.glassnet")
@@ -487,7 +480,7 @@ def test_parameters_that_hold_objects_are_refused_with_the_exact_text(tmp_path):
 def test_save_refuses_scikit_learns_own_estimators_with_the_exact_text(tmp_path):
     from sklearn.neural_network import MLPClassifier
 
-    clf = _quiet_fit(MLPClassifier((3,), max_iter=2, random_state=0), X, Y)
+    clf = quiet_fit(MLPClassifier((3,), max_iter=2, random_state=0), X, Y)
     with pytest.raises(TypeError) as info:
         gn.save(clf, tmp_path / "c.glassnet")
     assert str(info.value) == (
@@ -526,7 +519,7 @@ def test_epochs_done_given_to_save_is_the_one_recorded(tmp_path):
 @pytest.mark.parametrize("solver, epochs", [("lbfgs", 0), ("adam", 3)])
 def test_an_estimators_network_keeps_its_epoch_count(tmp_path, solver, epochs):
     # lbfgs never runs the epoch loop: its network has no epochs_done, recorded as 0.
-    reg = _quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=3,
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=3,
                                      random_state=0), X, X[:, 0])
     reg.save(tmp_path / "r.glassnet")
     assert _saved_config(tmp_path / "r.glassnet")["training"]["epochs_done"] == epochs
@@ -565,7 +558,7 @@ def test_feature_names_and_int32_classes_keep_their_dtypes(tmp_path):
     import pandas as pd
 
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    clf = _quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), frame,
+    clf = quiet_fit(gn.MLPClassifier((4,), max_iter=3, random_state=0), frame,
                      Y.astype(np.int32))
     clf.save(tmp_path / "c.glassnet")
     back = gn.load(tmp_path / "c.glassnet")
@@ -577,7 +570,7 @@ def test_feature_names_and_int32_classes_keep_their_dtypes(tmp_path):
 
 
 def test_arrays_of_more_than_one_dimension_are_refused_on_save(tmp_path):
-    reg = _quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X,
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X,
                      X[:, 0])
     reg.set_params(alpha=np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"(?s)^MLPRegressor\(alpha=array\(\[\[0\., 0\.\],.* call "
@@ -661,7 +654,7 @@ def test_malformed_entries_are_refused_with_the_exact_text(base, tmp_path, case)
 
 def test_unexpected_members_are_listed_up_to_five(base, tmp_path):
     f = File(base["net"][1])
-    blob = _zip({**_members(f.pack()), **{f"extra{i}": b"x" for i in range(6)}})
+    blob = _zip({**zip_members(f.pack()), **{f"extra{i}": b"x" for i in range(6)}})
     assert _refusal(_write(tmp_path, blob)) == (
         "the file has unexpected members ['extra0', 'extra1', 'extra2', 'extra3', 'extra4']; "
         "expected ['config.json', 'weights.npz', 'state.npz', 'optimizer.npz']."
@@ -752,7 +745,7 @@ def test_a_zip_bomb_reads_exactly(tmp_path):
 
 
 def test_layer_sizes_that_disagree_are_listed_up_to_eight(tmp_path):
-    reg = _quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(2,) * 8, max_iter=2, random_state=0),
+    reg = quiet_fit(gn.MLPRegressor(hidden_layer_sizes=(2,) * 8, max_iter=2, random_state=0),
                      X, X[:, 0])
     reg.save(tmp_path / "r.glassnet")
     f = File((tmp_path / "r.glassnet").read_bytes())

@@ -91,7 +91,8 @@ def test_progress_bar_defaults_to_stderr(capsys):
     assert "2/2" in captured.err and captured.out == ""
 
 
-def test_progress_bar_without_tqdm_defaults_to_stderr(monkeypatch, capsys):
+def _hide_tqdm(monkeypatch):
+    """Make ``import tqdm`` fail, as where it is not installed."""
     import builtins
 
     real_import = builtins.__import__
@@ -102,6 +103,10 @@ def test_progress_bar_without_tqdm_defaults_to_stderr(monkeypatch, capsys):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
+
+
+def test_progress_bar_without_tqdm_defaults_to_stderr(monkeypatch, capsys):
+    _hide_tqdm(monkeypatch)
     tiny_net().fit(X, y, epochs=1, callbacks=[ProgressBar()], verbose=0)
     captured = capsys.readouterr()
     assert captured.err.startswith("Epoch 1/1 - loss: ") and captured.out == ""
@@ -120,16 +125,7 @@ def test_progress_bar_counts_epochs_and_shows_losses():
 
 
 def test_progress_bar_without_tqdm_prints_epoch_lines(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_tqdm(name, *args, **kwargs):
-        if name.startswith("tqdm"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    _hide_tqdm(monkeypatch)
     out = io.StringIO()
     tiny_net().fit(X, y, epochs=2, callbacks=[ProgressBar(file=out)], verbose=0)
     lines = out.getvalue().splitlines()
