@@ -144,6 +144,8 @@ def main(argv=None):
             for peer in ("sklearn", "torch", "glassnet-mlp"):
                 if peer in med and "glassnet" in med:
                     ratios.append(f"{med['glassnet'] / med[peer]:.2f}× {peer}")
+            if "glassnet-live" in med and "glassnet" in med:  # what watching live costs
+                ratios.append(f"LiveView {med['glassnet-live'] / med['glassnet'] - 1:+.1%}")
         rows.append((workload, cells, ", ".join(ratios), TARGETS[workload],
                      memory_cell(workload, libraries, memory)))
 

@@ -12,6 +12,9 @@ labelled by a random linear teacher):
   C  784-1024-1024-10 ReLU, batch 256, 10,000 samples
   D  predict_proba of one sample (seconds per call), on the net of A
   E  extra peak memory (MB) of a one-epoch fit of A over its 188 MB of data
+
+Libraries: glassnet (``Sequential.fit``), glassnet-live (the same with a ``LiveView`` and a
+client on its event stream), glassnet-mlp (``MLPClassifier``), sklearn, torch.
 """
 
 from __future__ import annotations
@@ -66,6 +69,37 @@ def glassnet_model(hidden, seed=0):
 
 def fit_glassnet(model, X, y, batch):
     model.fit(X, y, epochs=1, batch_size=batch, verbose=0)
+
+
+def glassnet_live_model(hidden, seed=0):
+    """The network of ``glassnet_model`` with a ``LiveView`` watching it and one client
+    following its event stream, as an open page does (both started before the clock)."""
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    import glassnet as gn
+
+    model = glassnet_model(hidden, seed)
+    model.bench_view = gn.LiveView()
+    parts = urllib.parse.urlsplit(model.bench_view.url)
+    events = urllib.parse.urlunsplit(parts._replace(path="/events"))
+
+    def follow():
+        try:
+            with urllib.request.urlopen(events, timeout=600) as stream:
+                for _ in stream:
+                    pass
+        except OSError:
+            pass
+
+    threading.Thread(target=follow, daemon=True).start()
+    return model
+
+
+def fit_glassnet_live(model, X, y, batch):
+    model.fit(X, y, epochs=1, batch_size=batch, verbose=0, callbacks=[model.bench_view])
+    model.bench_view.close()
 
 
 def glassnet_estimator(hidden, seed=0):
@@ -133,6 +167,7 @@ def predict_one(library, model, x):
 
 LIBRARIES = {
     "glassnet": (glassnet_model, fit_glassnet),
+    "glassnet-live": (glassnet_live_model, fit_glassnet_live),
     "glassnet-mlp": (glassnet_estimator, fit_estimator),
     "sklearn": (sklearn_model, fit_estimator),
     "torch": (torch_model, fit_torch),

@@ -78,3 +78,35 @@ def test_a_file_whose_config_provokes_a_type_error_is_a_model_file_error(tmp_pat
         gn.load(path)
     with pytest.raises(TypeError, match=r"^path must be a str or os.PathLike, got int"):
         gn.load(3)
+
+
+def test_a_stop_request_from_a_callback_stops_as_ctrl_c_does_without_a_warning():
+    # net.stop_requested (LiveView's Stop button sets it from the server's thread): the fit
+    # ends after the current batch, the unfinished epoch is not recorded, and the network
+    # keeps the best epoch's weights by val_loss, as for Ctrl-C.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)), rng.integers(0, 2, 64)
+
+    class StopAt(gn.Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append((logs["val_loss"], self.model.params.copy()))
+
+        def on_batch_end(self, batch, logs=None):
+            if len(self.weights) == 3 and batch == 1:
+                self.model.stop_requested = "stopped by the test"
+
+    stop = StopAt()
+    net = gn.Sequential([gn.Dense(4, activation="tanh"), gn.Dense(2, activation="softmax")],
+                        optimizer=gn.Adam(0.05), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning, unlike Ctrl-C
+        history = net.fit(X, y, epochs=10, batch_size=8, validation_data=(X, 1 - y),
+                          callbacks=[stop], verbose=0)
+    assert len(history.history["loss"]) == 3 and history.interrupted
+    best = min(range(3), key=lambda i: stop.weights[i][0])
+    assert history.stop_reason.startswith("stopped by the test during epoch 4, batch 2; the "
+                                          f"network keeps the weights of epoch {best + 1}")
+    np.testing.assert_array_equal(net.params, stop.weights[best][1])

@@ -65,6 +65,8 @@ _LAZY = {
     "ModelFileError": "io",
     "DivergenceError": "training",
     "Checkpoint": "callbacks",
+    "LiveView": "live",
+    "TensorBoard": "live",
 }
 
 

@@ -120,7 +120,9 @@ def cmd_demo(args):
                         optimizer=gn.Adam(3e-3), random_state=0)
     _note("demo", f"training a 64-64-10 network on scikit-learn's digits ({len(X_tr)} images "
           f"of 8x8 pixels; {len(X_te)} held out)")
-    history = _train(gn, net, X_tr, y_tr, args.epochs, progress=args.model == "dense")
+    view = _live_view(gn, args, "demo")
+    history = _train(gn, net, X_tr, y_tr, args.epochs, progress=args.model == "dense",
+                     view=view if args.model == "dense" else None)
     dense = net.evaluate(X_te, y_te)
     print(f"test accuracy: {dense['accuracy']:.4f}   test loss: {dense['loss']:.4f}")
     if args.model == "cnn":
@@ -132,7 +134,7 @@ def cmd_demo(args):
         X_tr, X_te = X_tr.reshape(-1, 8, 8, 1), X_te.reshape(-1, 8, 8, 1)  # (n, h, w, channels)
         _note("demo", "training a CNN on the same images as (8, 8, 1) arrays: conv 16 3x3, "
               "conv 32 3x3, max pool 2, softmax 10")
-        history = _train(gn, net, X_tr, y_tr, args.epochs, progress=True)
+        history = _train(gn, net, X_tr, y_tr, args.epochs, progress=True, view=view)
         result = net.evaluate(X_te, y_te)
         print(f"test accuracy: {result['accuracy']:.4f} (CNN) vs {dense['accuracy']:.4f} "
               f"(dense)   test loss: {result['loss']:.4f}")
@@ -155,14 +157,41 @@ def cmd_demo(args):
         filters_path = out / "filters.png"
         gn.plot_filters(net, 0).savefig(filters_path, dpi=100, bbox_inches="tight")
         print(f"saved the first layer's filters to {filters_path}")
+    _keep_page(view, "demo")
 
 
-def _train(gn, net, X, y, epochs, progress):
+def _train(gn, net, X, y, epochs, progress, view=None):
     callbacks = [gn.EarlyStopping(patience=5)]
     if progress:
         callbacks.append(gn.ProgressBar())
+    if view is not None:
+        callbacks.append(view)
     return net.fit(X, y, epochs=epochs, batch_size=32, validation_split=0.1,
                    callbacks=callbacks, verbose=0)
+
+
+# -- the live page ----------------------------------------------------------------------------
+
+def _live_view(gn, args, command):
+    """A ``LiveView`` for ``--live`` (or ``--open``), its address said on stderr; or None."""
+    if not (args.live or args.open):
+        return None
+    view = gn.LiveView(open_browser=args.open)
+    _note(command, f"watch the run live at {view.url}")
+    return view
+
+
+def _keep_page(view, command):
+    """Keep the finished run's page up until Enter (or Ctrl-C, or the end of the input)."""
+    if view is None:
+        return
+    _note(command, f"the page stays up at {view.url}; press Enter to close it")
+    try:
+        input()
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        view.close()
 
 
 # -- reading a CSV file ---------------------------------------------------------------------
@@ -284,6 +313,8 @@ def cmd_train(args):
     X = _numbers(frame, _columns(frame, args, args.data, "train", args.target), args.data)
     _check_split(len(X), args.validation_split)
     lbfgs = args.optimizer == "lbfgs"
+    if lbfgs and (args.live or args.open):
+        raise CLIError("--live needs --optimizer adam or sgd: lbfgs does not train in epochs")
     X_fit, y_fit, val = X, y, None
     if lbfgs and args.validation_split:  # lbfgs does no early stopping: score the part once
         X_fit, y_fit, val = _hold_out(X, y, args.validation_split, args.random_state, task)
@@ -294,6 +325,9 @@ def cmd_train(args):
                   early_stopping_monitor="val_loss",
                   validation_fraction=args.validation_split or 0.1,
                   callbacks=None if lbfgs else [gn.ProgressBar()])
+    view = _live_view(gn, args, "train")
+    if view is not None:
+        params["callbacks"].append(view)
     est = gn.MLPClassifier(**params) if task == "classify" else gn.MLPRegressor(**params)
     # Train on standardized features, then fold the scaling into the first layer
     # (x - mu) / sigma @ W + b = x @ (W / sigma) + (b - (mu / sigma) @ W), so the saved
@@ -324,6 +358,7 @@ def cmd_train(args):
     print(f"{what} on all {len(X)} rows: {est.score(X, y):.4f}")
     gn.save(est, args.out)
     print(f"saved the model to {args.out}")
+    _keep_page(view, "train")
 
 
 def _hold_out(X, y, split, seed, task):
@@ -502,6 +537,14 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _live_flags(p):
+    p.add_argument("--live", action="store_true",
+                   help="watch the run on a live page (a local server on 127.0.0.1; its "
+                   "address is printed, and it stays up after training until Enter)")
+    p.add_argument("--open", action="store_true",
+                   help="open the live page in the browser (implies --live)")
+
+
 def _data_flags(p):
     group = p.add_mutually_exclusive_group()
     group.add_argument("--features", type=_names, metavar="A,B,C",
@@ -523,6 +566,7 @@ def build_parser():  # noqa: PLR0915 (one flag a line)
                    help="dense: a 64-64-10 network; cnn: also a small convolutional one")
     p.add_argument("--out-dir", type=_out_dir, default="glassnet-demo",
                    help="folder for the model and the plots (created if missing)")
+    _live_flags(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train on a CSV file and save the model",
@@ -550,6 +594,7 @@ def build_parser():  # noqa: PLR0915 (one flag a line)
     p.add_argument("--random-state", type=_whole(0, SEED_MAX), default=0, help="seed")
     p.add_argument("--out", type=_out_file, default="model.glassnet",
                    help="the model file to write")
+    _live_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict for the rows of a CSV file",

@@ -11,6 +11,7 @@ files: the fit loop (``training``) and the facade (``models.Sequential``) sit ab
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -261,7 +262,10 @@ class Network:
         Network.__init__(
             twin, [layer_from_config(layer.get_config()) for layer in self.layers],
             loss=self.loss.get_config(), optimizer=self.optimizer.get_config(),
-            random_state=self.random_state, dtype=dtype or self.dtype, backend=self.backend.name,
+            # A Generator of its own (a copy of this one's): building the twin draws its
+            # initial weights, which must not move this network's stream.
+            random_state=copy.deepcopy(self.random_state), dtype=dtype or self.dtype,
+            backend=self.backend.name,
         )
         twin.build(self.input_shape)
         # A subclass's own settings (an estimator's penalty) come along as they are.
@@ -442,4 +446,4 @@ class Network:
 
 
 #: What ``fit`` leaves on a network, which a copy does not inherit.
-_TRAINING_RECORD = ("epochs_done", "stop_reason", "_logits")
+_TRAINING_RECORD = ("epochs_done", "stop_reason", "stop_requested", "_logits")

@@ -9,7 +9,14 @@ class Callback:
     """Hooks called by ``fit``: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
     ``on_epoch_end``, ``on_train_end``. ``self.model`` is the network; setting
     ``self.model.stop_training = True`` ends training after the current batch/epoch.
+
+    A callback that only records or shows the logs (History, TensorBoard, LiveView) sets
+    ``records_logs = True``: ``fit`` then calls it after the others, so that it sees what
+    they add to an epoch's logs (GradientStats' per-layer numbers), wherever it stands in
+    the list.
     """
+
+    records_logs = False
 
     def __init__(self):
         self.model = None
@@ -53,6 +60,8 @@ class History(Callback):
     interrupted : bool
         Whether Ctrl-C stopped it.
     """
+
+    records_logs = True
 
     def on_train_begin(self, logs=None):
         self.history = {}

@@ -210,7 +210,9 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     Ctrl-C (SIGINT) stops training after the current batch: the weights of the best
     epoch so far are kept (by ``val_loss``; without validation, the last weights),
     ``History.stop_reason`` and ``History.interrupted`` record it, a warning is
-    issued, and ``fit`` returns normally.
+    issued, and ``fit`` returns normally. A callback, or another thread (``LiveView``'s
+    Stop button), stops training the same way by setting ``net.stop_requested`` to a
+    reason (``"stopped from the live page"``), without the warning.
 
     Returns
     -------
@@ -237,13 +239,16 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
 
     history = History()
     extra = [] if target_loss is None else [TargetLoss(target_loss)]
-    # History comes after the user's callbacks so that what they add to an epoch's logs
-    # (GradientStats' per-layer numbers, say) is recorded too.
-    callbacks = [*callbacks, *extra, history, ProgressLogger(int(verbose))]
+    # The callbacks that only record or show the logs (History, TensorBoard, LiveView)
+    # come after the others, so that what those add to an epoch's logs (GradientStats'
+    # per-layer numbers, say) is recorded too; each group keeps the user's order.
+    recorders = [cb for cb in callbacks if cb.records_logs]
+    callbacks = [*(cb for cb in callbacks if not cb.records_logs), *extra, *recorders, history,
+                 ProgressLogger(int(verbose))]
     metric = "accuracy" if net.loss.is_classification else "r2"
     keys = ["loss", "learning_rate"] + (["val_loss", f"val_{metric}"] if val else [])
     params = {"epochs": epochs, "steps": source.steps, "samples": source.n, "metrics": keys}
-    net.stop_training, net.stop_reason = False, None
+    net.stop_training, net.stop_reason, net.stop_requested = False, None, None
     for cb in callbacks:
         cb.set_model(net)
         cb.set_params(params)
@@ -258,7 +263,8 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
             for epoch in range(first_epoch, epochs):
                 problem, best = _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c,
                                            progress)
-                if ctrl_c.requested and not problem:  # pressed during validation/callbacks
+                if (ctrl_c.requested or net.stop_requested) and not problem:
+                    # pressed during validation or the epoch's callbacks
                     problem = ("interrupted", epoch, None, net.params.copy())
                 if problem or net.stop_training:
                     break
@@ -289,7 +295,8 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
 
 
 def _finish_interrupted(net, history, problem, best):
-    """After Ctrl-C: keep the best epoch's weights (or the last), say so, warn once."""
+    """After Ctrl-C or a stop request: keep the best epoch's weights (or the last), say so;
+    warn once for Ctrl-C (a request's sender knows)."""
     _, epoch, batch, snapshot = problem
     kept = "the last weights"
     if best[1] is not None:
@@ -300,9 +307,11 @@ def _finish_interrupted(net, history, problem, best):
         kept = "the weights from the start of that epoch"
     where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
     net.stop_training = True
-    net.stop_reason = f"interrupted (Ctrl-C) during {where}; the network keeps {kept}"
+    by = net.stop_requested or "interrupted (Ctrl-C)"
+    net.stop_reason = f"{by} during {where}; the network keeps {kept}"
     history.interrupted = True
-    warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=4)
+    if not net.stop_requested:
+        warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=4)
 
 
 def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
@@ -329,7 +338,7 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
         total, seen = total + loss * size, seen + size
         for cb in callbacks:
             cb.on_batch_end(batch, {"loss": loss, "size": len(Xb)})
-        if ctrl_c.requested:
+        if ctrl_c.requested or net.stop_requested:
             return ("interrupted", epoch, batch, snapshot), best
         if net.stop_training:
             break
