@@ -7,9 +7,13 @@ The engine (layers laid out in flat buffers, forward, backward) is
 
 from __future__ import annotations
 
+import functools
+
+from .data.dask import is_dask_collection, map_rows
 from .network import Network
 from .training import evaluate_prepared
 from .training import fit as _fit
+from .training.loop import dask_source, evaluate_source
 
 
 class Sequential(Network):
@@ -17,17 +21,58 @@ class Sequential(Network):
 
     def fit(self, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
             validation_data=None, callbacks=None, verbose=1, target_loss=None,
-            sample_weight=None, resume_from=None, on_divergence="raise"):
-        """Train the network; see :func:`glassnet.training.fit` for the parameters."""
+            sample_weight=None, resume_from=None, on_divergence="raise", client=None):
+        """Train the network; see :func:`glassnet.training.fit` for the parameters (``X``
+        may be a Dask array: out of core). With a Dask ``client``, data-parallel training
+        on its workers: :func:`glassnet.training.distributed.fit`."""
+        if client is not None:
+            from .training import distributed
+
+            return distributed.fit(self, X, y, client=client, epochs=epochs,
+                                   batch_size=batch_size, shuffle=shuffle,
+                                   validation_data=validation_data,
+                                   sample_weight=sample_weight, callbacks=callbacks,
+                                   verbose=verbose)
         return _fit(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                    validation_split=validation_split, validation_data=validation_data,
                    callbacks=callbacks, verbose=verbose, target_loss=target_loss,
                    sample_weight=sample_weight, resume_from=resume_from,
                    on_divergence=on_divergence)
 
-    def evaluate(self, X, y, sample_weight=None) -> dict:
-        """``{"loss": ..., "accuracy": ...}`` for classification, ``{"loss", "r2"}`` otherwise."""
+    def compute_gradients(self, X, y, sample_weight=None, training=False, client=None):
+        """The loss and its gradients, as :meth:`Network.compute_gradients`; with a Dask
+        ``client``, summed over its workers' parts of the data
+        (:func:`glassnet.training.distributed.compute_gradients`)."""
+        if client is None:
+            return super().compute_gradients(X, y, sample_weight, training)
+        from .training import distributed
+
+        return distributed.compute_gradients(self, X, y, client, sample_weight=sample_weight,
+                                             training=training)
+
+    def predict(self, X, batch_size=None):
+        """The network's output for ``X``; see :meth:`Network.predict`.
+
+        For a Dask array ``X`` the result is a lazy Dask array, one chunk of outputs per
+        chunk of rows (as dask-ml's wrappers do): it computes with a copy of the network
+        (:meth:`Network.copy`) taken now, so training on afterwards does not change it,
+        and each chunk's values are checked when it is computed. ``.compute()`` it to get
+        a NumPy array.
+        """
+        if not is_dask_collection(X):
+            return super().predict(X, batch_size)
         self.check_built()
+        frozen = self.copy()
+        fn = functools.partial(Network.predict, frozen, batch_size=batch_size)
+        return map_rows(fn, X, self.output_shape, self.dtype, self.input_shape)
+
+    def evaluate(self, X, y, sample_weight=None) -> dict:
+        """``{"loss": ..., "accuracy": ...}`` for classification, ``{"loss", "r2"}`` otherwise.
+        A Dask ``X`` is evaluated chunk by chunk (the same numbers as in memory)."""
+        self.check_built()
+        if is_dask_collection(X):
+            return evaluate_source(self, dask_source(self, X, y, sample_weight,
+                                                     batch_size=None, shuffle=False))
         return evaluate_prepared(self, *self.prepare(X, y, sample_weight))
 
     def save(self, path):

@@ -13,6 +13,7 @@ from sklearn.exceptions import DataConversionWarning
 
 from ..backend import format_bytes, physical_memory
 from ..callbacks import Callback
+from ..data.dask import is_dask_collection
 from ..layers import Dense
 from ..models import Sequential
 
@@ -155,7 +156,8 @@ def _ravel_column(y):
     if y.ndim == 2 and y.shape[1] == 1:
         _warn("A column-vector y was passed when a 1d array was expected. Please change the "
               "shape of y to (n_samples, ), for example using ravel().", DataConversionWarning)
-        return np.ascontiguousarray(y.ravel())
+        y = y.ravel()
+        return y if is_dask_collection(y) else np.ascontiguousarray(y)
     return y
 
 

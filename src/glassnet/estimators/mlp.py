@@ -21,6 +21,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
+from ..data.dask import is_dask_collection
 from .engine import _ravel_column
 from .solver import _BaseMLP, _stochastic_only, _store_params
 
@@ -53,6 +54,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         to stdout (``Iteration 1, loss = 0.69314718``, ``Validation score: ...``, why it
         stopped); ``2`` also shows a progress bar over the epochs with the latest losses
         on stderr (tqdm) during ``fit``.
+
+    Dask arrays and dataframes (``X``, ``y``, ``sample_weight``) train out of core with
+    ``'adam'`` or ``'sgd'``: checked from their metadata, the classes found by
+    ``da.unique(y)``, computed a chunk of rows at a time by the network's Dask source (whose
+    shuffle mixes rows within chunks and the chunks' order: with ``shuffle=False`` the fit
+    equals NumPy's), early stopping validating on the last ``validation_fraction`` of the
+    chunks (not stratified); ``predict`` and ``predict_proba`` of a Dask ``X`` return Dask
+    arrays, block by block. ``partial_fit`` is one pass, so dask-ml's ``Incremental`` and
+    scikit-learn's searches under joblib's Dask backend work as with scikit-learn's.
 
     Attributes
     ----------
@@ -101,6 +111,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         y = _ravel_column(y)
+        self._learn_classes(y, incremental)
+        return X, self._encode(y, X.dtype), y, self._n_encoded()
+
+    def _dask_targets(self, y, dtype, incremental):
+        """A Dask ``y``'s classes from ``da.unique(y)`` (computed: small), its labels
+        encoded block by block."""
+        import dask.array as da
+
+        if y.ndim != 1:
+            raise ValueError(f"A Dask y must hold one class label per sample (1-D), got shape "
+                             f"{y.shape}; multilabel targets need NumPy arrays.")
+        self._learn_classes(da.unique(y).compute(), incremental)
+        n = self._n_encoded()
+        if self._label_binarizer.y_type_ == "multiclass":
+            return y.map_blocks(self._encode, dtype, dtype=np.intp), n
+        return y.map_blocks(self._encode, dtype, dtype=dtype, new_axis=1,
+                            chunks=(y.chunks[0], (n,))), n
+
+    def _learn_classes(self, y, incremental):
+        """``classes_`` from the labels ``y`` (a first fit), or ``y``'s checked against them."""
         if type_of_target(y).startswith("continuous"):
             # scikit-learn's message would list every value of y.
             value = y[y != np.round(y)].flat[0]
@@ -122,11 +152,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
+
+    def _n_encoded(self):
+        """The network's outputs: one per class, one for two classes (or one)."""
+        return 1 if self._label_binarizer.y_type_ == "binary" else len(self.classes_)
+
+    def _encode(self, y, dtype):
+        """Labels as the network's targets: class indices for cross-entropy (``classes_`` is
+        sorted and holds every label of ``y``), else the binarized labels as ``dtype``."""
         if self._label_binarizer.y_type_ == "multiclass":
-            # Class indices for cross-entropy (classes_ is sorted and holds every label of y).
-            return X, np.searchsorted(self.classes_, y), y, len(self.classes_)
-        Y = self._label_binarizer.transform(y)
-        return X, Y.astype(X.dtype), y, Y.shape[1]
+            return np.searchsorted(self.classes_, y)
+        return self._label_binarizer.transform(y).astype(dtype)
 
     def _stratify(self, y):
         # scikit-learn stratifies single-output (binary) targets only.
@@ -135,6 +171,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _apply_class_weight(self, y, sample_weight, dtype):
         if self.class_weight is None:
             return sample_weight
+        if is_dask_collection(y):
+            raise ValueError("class_weight needs y in memory and does not take a Dask y: "
+                             "pass the weights as sample_weight=..., or y.compute().")
         weights = compute_sample_weight(self.class_weight, y).astype(dtype)
         return weights if sample_weight is None else weights * sample_weight
 
@@ -149,30 +188,38 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """One pass over ``(X, y)``; ``classes`` (all labels) is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
+            if not is_dask_collection(y) and type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """The predicted classes (label arrays for multilabel targets)."""
-        P = self._forward(X)
-        if self.n_outputs_ == 1:
-            P = P.ravel()
-        return self._label_binarizer.inverse_transform(P)
+        """The predicted classes (label arrays for multilabel targets); a Dask array for
+        a Dask ``X``, computed block by block."""
+        if is_dask_collection(X):
+            multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+            return self._map_dask(X, self._labels, self.n_outputs_ if multilabel else None,
+                                  self.classes_.dtype)
+        return self._labels(self._forward(X))
+
+    def _labels(self, P):
+        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
 
     def predict_proba(self, X):
-        """Probability of each class, columns in the order of ``classes_``."""
-        P = self._forward(X)
-        if self.n_outputs_ == 1:
-            return np.hstack([1 - P, P])
-        return P
+        """Probability of each class, columns in the order of ``classes_`` (a Dask array
+        for a Dask ``X``)."""
+        if is_dask_collection(X):
+            return self._map_dask(X, self._proba, max(self.n_outputs_, 2), self.model_.dtype)
+        return self._proba(self._forward(X))
+
+    def _proba(self, P):
+        return np.hstack([1 - P, P]) if self.n_outputs_ == 1 else P
 
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""
         P = self.predict_proba(X)
-        return np.log(P, out=P)
+        return np.log(P) if is_dask_collection(P) else np.log(P, out=P)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -219,11 +266,24 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         y = _ravel_column(y)
-        if self.loss == "poisson" and y.size and y.min() < 0:
-            raise ValueError("loss='poisson' requires non-negative y, got a minimum of "
-                             f"{y.min()}.")
-        T = y.astype(X.dtype, copy=False)
-        return X, T, y, 1 if T.ndim == 1 else T.shape[1]
+        T, n_outputs = self._targets(y, X.dtype)
+        return X, T, y, n_outputs
+
+    def _targets(self, y, dtype, incremental=False):
+        """The targets as ``dtype`` and their number of outputs, from a NumPy or a Dask
+        ``y`` (of which only the minimum is computed, for the Poisson loss)."""
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y must be numeric for {type(self).__name__}, got dtype "
+                             f"{y.dtype}.")
+        if self.loss == "poisson" and y.size:
+            low = y.min()
+            low = low.compute() if is_dask_collection(low) else low
+            if low < 0:
+                raise ValueError(f"loss='poisson' requires non-negative y, got a minimum of {low}.")
+        T = y.astype(dtype) if y.dtype != dtype else y
+        return T, 1 if T.ndim == 1 else T.shape[1]
+
+    _dask_targets = _targets
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -237,8 +297,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """The predicted values, ``(n_samples,)`` for one output."""
-        P = self._forward(X)
+        """The predicted values, ``(n_samples,)`` for one output (a Dask array for a Dask
+        ``X``)."""
+        if is_dask_collection(X):
+            return self._map_dask(X, self._values, None if self.n_outputs_ == 1 else
+                                  self.n_outputs_, self.model_.dtype)
+        return self._values(self._forward(X))
+
+    @staticmethod
+    def _values(P):
         return P.ravel() if P.shape[1] == 1 else P
 
     def __sklearn_tags__(self):

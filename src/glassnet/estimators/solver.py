@@ -30,6 +30,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
     _check_sample_weight,
     check_is_fitted,
     check_random_state,
@@ -38,11 +40,19 @@ from sklearn.utils.validation import (
 
 from ..backend import all_finite
 from ..callbacks import ProgressBar
+from ..data.dask import as_dask_array, is_dask_collection, split_last_chunks
 from ..io import save_network, transplant
 from ..layers import Dense, Dropout
 from ..optimizers import SGD, Adam
 from ..training import DivergenceError
-from .engine import _check_size, _PenalizedNet, _SklearnIterations, _UniformInit, _warn
+from .engine import (
+    _check_size,
+    _PenalizedNet,
+    _ravel_column,
+    _SklearnIterations,
+    _UniformInit,
+    _warn,
+)
 from .file import estimator_config
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -180,11 +190,16 @@ class _BaseMLP(BaseEstimator):
     # -- fitting -----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
-        X, T, y, n_outputs = self._validate_input(X, y, incremental, reset=first_pass)
-        if hasattr(X, "toarray"):
-            X = X.toarray()
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if is_dask_collection(X) or is_dask_collection(y):
+            X, T, y, n_outputs = self._validate_dask(X, y, incremental, reset=first_pass)
+            if sample_weight is not None:
+                sample_weight = _dask_rows(sample_weight, X, "sample_weight").astype(X.dtype)
+        else:
+            X, T, y, n_outputs = self._validate_input(X, y, incremental, reset=first_pass)
+            if hasattr(X, "toarray"):
+                X = X.toarray()
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         sample_weight = self._apply_class_weight(y, sample_weight, X.dtype)
         if first_pass:
             self.n_outputs_ = n_outputs
@@ -247,6 +262,54 @@ class _BaseMLP(BaseEstimator):
     def _apply_class_weight(self, y, sample_weight, dtype):
         return sample_weight
 
+    # -- Dask input: checked from its metadata, never computed whole ----------------------
+    def _validate_dask(self, X, y, incremental, reset):
+        """``(X, T, y, n_outputs)`` for a Dask array or dataframe ``X`` (and ``y``), checked
+        from their metadata (the classifier finds its classes from ``da.unique(y)``): the
+        arrays stay lazy, and the network's Dask source computes them a few chunks at a time."""
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' needs all of X in memory at once and does not "
+                             "take Dask input: use solver='adam' or 'sgd', or pass X.compute().")
+        X = self._dask_features(X, reset)
+        y = _dask_rows(y, X, "y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = _ravel_column(y)
+        T, n_outputs = self._dask_targets(y, X.dtype, incremental)
+        return X, T, y, n_outputs
+
+    def _dask_features(self, X, reset):
+        """A Dask ``X`` as a 2-D floating Dask array with whole rows in each chunk, its
+        shape, dtype and (for a dataframe) column names checked as scikit-learn checks
+        them, without computing it."""
+        if hasattr(X, "columns"):  # a Dask dataframe: its names, then its values
+            _check_feature_names(self, X._meta, reset=reset)
+            if not all(np.dtype(d).kind in "biuf" for d in X.dtypes):
+                raise ValueError("X has non-numeric columns; encode them as numbers first.")
+        else:
+            _check_feature_names(self, X, reset=reset)
+        X = _dask_rows(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D Dask array for X, got {X.ndim}-D of shape "
+                             f"{X.shape}; reshape it to (n_samples, n_features).")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"X must be numeric, got a Dask array of dtype {X.dtype}.")
+        _check_n_features(self, X, reset=reset)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        return X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
+
+    def _map_dask(self, X, post, n_columns, dtype):
+        """``post`` of the network's output, block by block of a Dask ``X``: a Dask array
+        of ``n_columns`` columns (``None``: 1-D), as dask-ml's wrappers predict."""
+        check_is_fitted(self)
+        X = self._dask_features(X, reset=False)
+        fn = functools.partial(_predict_block, self, post)
+        if n_columns is None:
+            return X.map_blocks(fn, drop_axis=1, chunks=(X.chunks[0],), dtype=dtype,
+                                meta=np.empty((0,), dtype))
+        return X.map_blocks(fn, chunks=(X.chunks[0], (n_columns,)), dtype=dtype,
+                            meta=np.empty((0, 0), dtype))
+
     def _stratify(self, y):
         return None
 
@@ -276,7 +339,27 @@ class _BaseMLP(BaseEstimator):
 
     def _split(self, X, T, y, sample_weight):
         """The training and validation arrays of early stopping: ``validation_fraction`` of
-        the rows, stratified by class for single-output classifiers (as scikit-learn)."""
+        the rows, stratified by class for single-output classifiers (as scikit-learn); of a
+        Dask ``X``, its last chunks of rows (not stratified), left lazy."""
+        if is_dask_collection(X):
+            try:
+                (X, T, sample_weight), (X_val, T_val, sw_val) = split_last_chunks(
+                    X, T, sample_weight, self.validation_fraction)
+            except ValueError:
+                raise ValueError(
+                    f"early_stopping=True holds out the last validation_fraction="
+                    f"{self.validation_fraction} of X's chunks of rows to validate on, and X "
+                    f"has {X.numblocks[0]} chunk(s): rechunk X into more chunks "
+                    "(X.rechunk({0: rows})) or set early_stopping=False.") from None
+        else:
+            X, X_val, T, T_val, sample_weight, sw_val = self._split_rows(X, T, y, sample_weight)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
+        val = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
+        return X, T, sample_weight, val
+
+    def _split_rows(self, X, T, y, sample_weight):
         arrays = [X, T] + ([] if sample_weight is None else [sample_weight])
         stratify = self._stratify(y)
         seed = int(self.model_.rng.integers(2**31 - 1))
@@ -288,13 +371,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"{exc} (early_stopping=True holds out validation_fraction="
                              f"{self.validation_fraction} of the samples{by} to validate on: "
                              "give it more samples or set early_stopping=False.)") from None
-        X, X_val, T, T_val = parts[:4]
-        sample_weight, sw_val = parts[4:6] if sample_weight is not None else (None, None)
-        if X_val.shape[0] < 2:
-            raise ValueError("The validation set is too small. Increase "
-                             "'validation_fraction' or the size of your dataset.")
-        val = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
-        return X, T, sample_weight, val
+        return (*parts[:4], *(parts[4:6] if sample_weight is not None else (None, None)))
 
     def _fit_stochastic(self, X, T, y, sample_weight, incremental):
         if self.early_stopping and incremental:
@@ -343,14 +420,33 @@ class _BaseMLP(BaseEstimator):
 
     # -- the fitted network as scikit-learn's attributes --------------------------------
     @property
-    def coefs_(self):
-        """The kernels ``W`` of shape ``(n_in, n_out)``, one per layer (views of ``model_``)."""
-        return [layer.W for layer in self.model_.layers if isinstance(layer, Dense)]
+    def model_(self):
+        """The fitted network; setting it sets ``coefs_`` (the kernels ``W`` of shape
+        ``(n_in, n_out)``) and ``intercepts_`` (the biases), one per layer, views of its
+        weights. They are plain attributes, as scikit-learn's, so that what copies fitted
+        attributes from ``vars()`` (dask-ml's wrappers) finds them."""
+        try:
+            return self.__dict__["model_"]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} is not fitted: it has no model_.") \
+                from None
 
-    @property
-    def intercepts_(self):
-        """The biases ``b``, one per layer (views of ``model_``)."""
-        return [layer.b for layer in self.model_.layers if isinstance(layer, Dense)]
+    @model_.setter
+    def model_(self, net):
+        dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+        self.__dict__.update(model_=net, coefs_=[layer.W for layer in dense],
+                             intercepts_=[layer.b for layer in dense])
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: object's is the live __dict__
+        state.pop("coefs_", None)  # views of model_'s weights: bound again on loading
+        state.pop("intercepts_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "model_" in state:
+            self.model_ = state["model_"]
 
     def _forward(self, X):
         check_is_fitted(self)
@@ -361,13 +457,18 @@ class _BaseMLP(BaseEstimator):
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                                  f"expecting {self.n_features_in_} features as input.")
-            if not all_finite(X):
-                raise ValueError("Input X contains NaN or infinity.")
-            return self.model_.forward(X.astype(self.model_.dtype, copy=False))
+            return self._forward_checked(X)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         if hasattr(X, "toarray"):
             X = X.toarray()
+        return self.model_.forward(X.astype(self.model_.dtype, copy=False))
+
+    def _forward_checked(self, X):
+        """The network's output for a 2-D float array of the right width, after the check
+        for NaN and infinity (the fast path, and each block of a Dask ``X``)."""
+        if not all_finite(X):
+            raise ValueError("Input X contains NaN or infinity.")
         return self.model_.forward(X.astype(self.model_.dtype, copy=False))
 
     def save(self, path):
@@ -379,6 +480,25 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _predict_block(est, post, X):
+    """One block of a Dask prediction (a module function: it pickles to the workers)."""
+    return post(est._forward_checked(X))
+
+
+def _dask_rows(a, X=None, name="X"):
+    """``a`` (NumPy, a Dask array, dataframe or series) as a Dask array of known chunks;
+    given ``X``, one row per sample of ``X``, in chunks of ``X``'s rows."""
+    import dask.array as da
+
+    a = as_dask_array(a if is_dask_collection(a) else da.asarray(a), name)
+    if X is None:
+        return a
+    if a.ndim == 0 or a.shape[0] != X.shape[0]:
+        raise ValueError(f"{name} must have one row per sample of X ({X.shape[0]}), got "
+                         f"shape {a.shape}.")
+    return a.rechunk((X.chunks[0], *a.chunks[1:])) if a.chunks[0] != X.chunks[0] else a
 
 
 def _store_params(est, values):

@@ -19,6 +19,7 @@ import warnings
 from ..backend import all_finite
 from ..callbacks import Callback, History, ProgressLogger, TargetLoss
 from ..data import ArraySource, split_last
+from ..data.dask import DaskSource, check_dask_features, is_dask_collection, split_last_chunks
 from ..io import resume_into
 from ..ops.metrics import accuracy, r2_score
 
@@ -32,22 +33,74 @@ def _check_int(name, value, low, allow_none=False):
     return int(value)
 
 
-def _split(net, X, T, sw, validation_split, validation_data):
-    """Training and validation arrays: ``validation_data`` prepared, or the last fraction."""
+def _validation(net, validation_data):
+    """``validation_data`` prepared, or a ``DaskSource`` over it when its X is Dask."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (X_val, y_val[, sample_weight]).")
+    if is_dask_collection(validation_data[0]):
+        return dask_source(net, *validation_data, batch_size=None, shuffle=False)
+    return net.prepare(*validation_data)
+
+
+def _sources(net, X, y, sw, batch_size, shuffle, validation_split, validation_data):
+    """The training source and the validation data (prepared arrays, a ``DaskSource`` or
+    None): the last fraction of the samples, or of the chunks of a Dask ``X``."""
+    if is_dask_collection(X):
+        train, val = (X, y, sw), None
+        if validation_data is None and validation_split:
+            train, val = split_last_chunks(X, y, sw, validation_split)
+        source = dask_source(net, *train, batch_size=batch_size, shuffle=shuffle)
+        if val is not None:
+            val = dask_source(net, *val, batch_size=None, shuffle=False)
+    else:
+        X, T, sw = net.prepare(X, y, sw)
+        val = None
+        if validation_data is None and validation_split:
+            (X, T, sw), val = split_last(X, T, sw, validation_split)
+        source = ArraySource(X, T, sw, batch_size, shuffle, net.rng, net.dtype, net.backend.xp)
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (X_val, y_val[, sample_weight]).")
-        return (X, T, sw), net.prepare(*validation_data)
-    if not validation_split:
-        return (X, T, sw), None
-    return split_last(X, T, sw, validation_split)
+        val = _validation(net, validation_data)
+    return source, val
+
+
+def dask_source(net, X, y, sample_weight=None, batch_size=32, shuffle=True):
+    """A ``DaskSource`` of ``net``'s batches of Dask ``X``: the network built for ``X``'s
+    samples first (from its shape and dtype, nothing computed), each chunk prepared by
+    ``net.prepare`` as it is computed."""
+    X = check_dask_features(X, input_shape=net.input_shape if net.built else None)
+    if not net.built:
+        net.build(X.shape[1:])
+    return DaskSource(X, y, sample_weight, batch_size, shuffle, net.rng, net.dtype,
+                      net.backend.xp, prepare=net.prepare)
+
+
+def _outputs(net, X, batch_size=8192):
+    return net.backend.xp.concatenate([
+        net.forward(net.as_input(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
+    ])
 
 
 def evaluate_prepared(net, X, T, sw, batch_size=8192) -> dict:
     """Loss and accuracy / R² on prepared arrays, predicting in chunks."""
-    P = net.backend.xp.concatenate([
-        net.forward(net.as_input(X[i : i + batch_size])) for i in range(0, len(X), batch_size)
-    ])
+    return _scores(net, _outputs(net, X, batch_size), T, sw)
+
+
+def evaluate_source(net, source) -> dict:
+    """``evaluate_prepared`` of a ``DaskSource``'s data, chunk by chunk: only the outputs,
+    targets and weights of all rows are held (``n_samples x n_outputs``), never the
+    features, so the scores are those of the same data in memory."""
+    xp = net.backend.xp
+    parts = [(_outputs(net, X), T, sw) for X, T, sw in source.chunks()]
+    P, T, sw = (None if group[0] is None else xp.concatenate(group) for group in zip(*parts))
+    return _scores(net, P, T, sw)
+
+
+def _evaluate(net, val) -> dict:
+    return evaluate_source(net, val) if isinstance(val, DaskSource) else \
+        evaluate_prepared(net, *val)
+
+
+def _scores(net, P, T, sw) -> dict:
     result = {"loss": net.reported_loss(P, T, sw)}
     if net.loss.is_classification:
         binary = net.loss.fused_activation == "sigmoid"
@@ -174,8 +227,14 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-    y : array
+    X : array of shape (n_samples, n_features), or a Dask array (or DataFrame)
+        A Dask ``X`` trains out of core: the network is built from its shape and dtype,
+        and a :class:`~glassnet.data.dask.DaskSource` computes a chunk of rows at a time
+        (the next one ahead), checks it and cuts it into batches, so memory is bounded by
+        the chunks; its docstring says how its shuffle differs from a full one.
+        ``validation_split`` then holds out the last whole chunks, and ``validation_data``
+        may be Dask too; both are evaluated chunk by chunk.
+    y : array (a Dask array when ``X`` is, or NumPy)
         Targets: values for ``"mse"``, 0/1 labels for ``"binary_cross_entropy"``,
         integer labels or one-hot rows for ``"cross_entropy"``.
     epochs : int
@@ -228,14 +287,13 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise ValueError(f"callbacks must be glassnet Callback instances, got {cb!r}.")
-    X, T, sw = net.prepare(X, y, sample_weight)
-    (X, T, sw), val = _split(net, X, T, sw, validation_split, validation_data)
+    source, val = _sources(net, X, y, sample_weight, batch_size, shuffle, validation_split,
+                           validation_data)
     first_epoch = 0
     if resume_from is not None:
         first_epoch = resume_into(net, resume_from)
     elif not hasattr(net, "epochs_done"):
         net.epochs_done = 0
-    source = ArraySource(X, T, sw, batch_size, shuffle, net.rng, net.dtype, net.backend.xp)
 
     history = History()
     extra = [] if target_loss is None else [TargetLoss(target_loss)]
@@ -347,7 +405,7 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
         return ("diverged", (epoch, batch), "the weights became non-finite", snapshot), best
     logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
     if val is not None:
-        for key, value in evaluate_prepared(net, *val).items():
+        for key, value in _evaluate(net, val).items():
             logs[f"val_{key}"] = value
         if logs["val_loss"] < best[0]:
             best = (logs["val_loss"], net.params.copy(), epoch)
