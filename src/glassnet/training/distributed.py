@@ -20,7 +20,6 @@ import uuid
 
 import numpy as np
 
-from ..backend import all_finite
 from ..callbacks import Callback, History, ProgressLogger
 from ..data import ArraySource
 from .loop import (
@@ -28,7 +27,7 @@ from .loop import (
     DivergenceError,
     _check_int,
     _CtrlC,
-    _evaluate,
+    _end_epoch,
     _finish_interrupted,
     _Guard,
     _validation,
@@ -220,8 +219,9 @@ def fit(net, X, y, *, client, epochs=10, batch_size=32, shuffle=True, validation
     if problem and problem[0] == "interrupted":
         _finish_interrupted(net, history, problem, best)
     elif problem:
-        _, (at_epoch, at_batch), what, lr = problem
-        error = DivergenceError(what, at_epoch + 1, at_batch + 1, lr,
+        _, (at_epoch, at_batch), what, _ = problem
+        error = DivergenceError(what, at_epoch + 1, at_batch + 1,
+                                net.optimizer.current_learning_rate,
                                 guard.restore(net.params), FIT_ADVICE)
         net.stop_training, net.stop_reason = True, error.summary
     for cb in callbacks:
@@ -247,7 +247,7 @@ def _epoch(net, epoch, shards, source, val, callbacks, best, ctrl_c, guard):
         loss = shards.sums(rows, training=True)
         what = guard.check(loss, batch)
         if what:
-            return ("diverged", (epoch, batch), what, lr), best
+            return ("diverged", (epoch, batch), what, snapshot), best
         net.apply_gradients()
         total, seen = total + loss * shards.count, seen + shards.count
         for cb in callbacks:
@@ -256,16 +256,5 @@ def _epoch(net, epoch, shards, source, val, callbacks, best, ctrl_c, guard):
             return ("interrupted", epoch, batch, snapshot), best
         if net.stop_training:
             break
-    if not all_finite(net.params):
-        return ("diverged", (epoch, batch), "the weights became non-finite", lr), best
-    logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
-    if val is not None:
-        for key, value in _evaluate(net, val).items():
-            logs[f"val_{key}"] = value
-        if logs["val_loss"] < best[0]:
-            best = (logs["val_loss"], net.params.copy(), epoch)
-    logs["time"] = time.perf_counter() - start_time
-    net.epochs_done = epoch + 1
-    for cb in callbacks:
-        cb.on_epoch_end(epoch, logs)
-    return None, best
+    return _end_epoch(net, epoch, batch, total / seen if seen else 0.0, lr, val, best,
+                      callbacks, start_time, snapshot)

@@ -401,9 +401,17 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
         if net.stop_training:
             break
     progress["batch"] = None  # past the batches: validation and the epoch's callbacks
+    return _end_epoch(net, epoch, batch, total / seen if seen else 0.0, lr, val, best,
+                      callbacks, start_time, snapshot)
+
+
+def _end_epoch(net, epoch, batch, loss, lr, val, best, callbacks, start_time, snapshot):
+    """After an epoch's batches (here and in the data-parallel loop): the weights checked,
+    the validation scores and the best weights by them, the epoch's callbacks; returns
+    ``(problem, best)`` as ``_run_epoch``."""
     if not all_finite(net.params):
         return ("diverged", (epoch, batch), "the weights became non-finite", snapshot), best
-    logs = {"loss": total / seen if seen else 0.0, "learning_rate": lr}
+    logs = {"loss": loss, "learning_rate": lr}
     if val is not None:
         for key, value in _evaluate(net, val).items():
             logs[f"val_{key}"] = value
