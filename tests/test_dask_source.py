@@ -47,7 +47,7 @@ def test_shuffled_batches_are_a_chunk_order_then_in_chunk_permutations():
     n = sum(chunks)
     X = da.from_array(np.arange(n, dtype=float)[:, None], chunks=(chunks, 1))
     source = DaskSource(X, np.arange(n), None, bs, True, np.random.default_rng(3), np.float64,
-                        np, prepare=lambda X, y, sw: (X, y, sw))
+                        np, prepare=lambda X, y, sw, first_row: (X, y, sw))
     twin = np.random.default_rng(3)  # the documented draws, replayed
     starts = np.cumsum((0,) + chunks[:-1])
     for _ in range(2):
@@ -82,8 +82,9 @@ def test_chunk_checks_give_numpy_messages_with_global_rows(bad):
         _net(dtype="float32").fit(da.from_array(X, chunks=(20, 5)), da.from_array(y, chunks=20),
                                   sample_weight=da.from_array(w, chunks=50), verbose=0, epochs=1)
     assert str(got.value) == str(expected.value)
-    if bad == "x_big":
-        assert "at row 73" in str(got.value)
+    row = {"x_big": 73, "w_neg": 88}.get(bad)
+    if row is not None:
+        assert f"at row {row}" in str(got.value)
 
 
 def test_validation_split_holds_out_last_whole_chunks():

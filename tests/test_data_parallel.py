@@ -93,6 +93,42 @@ def test_sequential_fit_with_client_and_stop_request(client, data):
     assert stop.seen == 2 and history.interrupted
 
 
+def test_every_fit_option_works_as_without_client(client, data, tmp_path):
+    """validation_split, target_loss, resume_from and on_divergence with client= train what
+    the single-process fit trains (none of them silently ignored)."""
+    X, y, w = data
+    runs = {}
+    for where in ("local", "cluster"):
+        kw = {} if where == "local" else {"client": client}
+        first = _net(gn.Adam(0.01))
+        first.fit(X, y, epochs=2, batch_size=16, sample_weight=w, validation_split=0.2,
+                  verbose=0, **kw)
+        path = tmp_path / f"{where}.glassnet"
+        first.save(path)
+        resumed = _net(gn.Adam(0.01))
+        history = resumed.fit(X, y, epochs=4, batch_size=16, sample_weight=w,
+                              validation_split=0.2, resume_from=path, target_loss=1e-9,
+                              verbose=0, **kw)
+        with pytest.warns(RuntimeWarning, match="Training diverged"):
+            _net(gn.SGD(1e12)).fit(X, y, epochs=2, on_divergence="warn", verbose=0, **kw)
+        runs[where] = resumed, history
+    (ref, h_ref), (net, h) = runs["local"], runs["cluster"]
+    assert h.epoch == h_ref.epoch == [2, 3] and net.epochs_done == 4
+    np.testing.assert_allclose(net.params, ref.params, rtol=0, atol=1e-10)
+    for key in ("loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(h.history[key], h_ref.history[key], rtol=1e-10)
+    stopped = _net(gn.Adam(0.01)).fit(X, y, epochs=5, target_loss=10.0, verbose=0,
+                                      client=client)
+    assert stopped.epoch == [0]  # the first epoch's loss is under 10: the target stops it
+
+
+def test_a_dask_x_with_client_is_refused(client, data):
+    da = pytest.importorskip("dask.array")
+    X, y, _ = data
+    with pytest.raises(ValueError, match=r"^client= trains on NumPy arrays.*X\.compute\(\)"):
+        _net().fit(da.from_array(X, chunks=50), y, client=client, verbose=0)
+
+
 def test_dropout_and_penalized_losses_are_refused(client, data):
     X, y, _ = data
     with pytest.raises(ValueError, match="without Dropout/BatchNormalization.*dropout"):
@@ -152,6 +188,28 @@ def test_a_shard_without_copy_fails_the_step_clearly(data, monkeypatch):
     assert str(error.value) == (f"Worker {kill.address} died during epoch 1, step 4: its "
                                 f"shard of rows 0..50 (51 rows) is gone from every worker; "
                                 f"the step was not applied.")
+    np.testing.assert_array_equal(net.params, kill.params_after)
+
+
+def test_losing_every_worker_fails_the_step_clearly(data, monkeypatch):
+    X, y, _ = data
+    monkeypatch.setattr(distributed, "WORKER_WAIT", 1)
+
+    class KillAll(_KillAt):
+        def on_batch_end(self, batch, logs=None):
+            if batch == 2 and self.params_after is None:
+                self.params_after = self.model.params.copy()
+                for worker in list(self.cluster.workers.values()):
+                    self.cluster.sync(worker.close)
+
+    with _cluster() as cluster, distributed_.Client(cluster) as c:
+        kill, net = KillAll(cluster), _net()
+        with pytest.raises(RuntimeError) as error:
+            distributed.fit(net, X, y, client=c, epochs=3, batch_size=16, callbacks=[kill],
+                            verbose=0)
+    assert str(error.value) == ("No worker was left for epoch 1, step 4 (none came back in "
+                                "1 s): every shard of the 101 rows is gone; the step was not "
+                                "applied.")
     np.testing.assert_array_equal(net.params, kill.params_after)
 
 

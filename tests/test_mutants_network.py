@@ -603,8 +603,13 @@ def test_evaluate_refuses_mismatched_inputs_word_for_word():
         ((X3, np.ones(4)), {}, "X and y must have the same number of samples, got 3 and 4."),
         ((X3, np.array([1.0, np.nan, 0.0])), {}, "y contains NaN or infinity; clean it first."),
     ]
-    message = "sample_weight must be 3 finite non-negative numbers, one per sample."
-    for sw in (np.ones(2), np.array([1.0, np.nan, 1.0]), np.array([1.0, -1.0, 1.0])):
+    for sw, message in (
+            (np.ones(2), "sample_weight must hold one number per sample, shape (3,), got "
+                         "shape (2,)."),
+            (np.array([1.0, np.nan, 1.0]), "sample_weight has nan at row 1; weights must be "
+                                            "finite and non-negative."),
+            (np.array([1.0, 1.0, -1.0]), "sample_weight has -1 at row 2; weights must be "
+                                          "finite and non-negative.")):
         cases.append(((X3, np.ones(3)), {"sample_weight": sw}, message))
     for args, kwargs, expected in cases:
         for call in (built().evaluate, lambda *a, **k: built().fit(*a, **k, verbose=0)):

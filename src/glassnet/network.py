@@ -368,11 +368,12 @@ class Network:
         return loss
 
     # -- data in -------------------------------------------------------------------------
-    def prepare(self, X, y, sample_weight=None):
+    def prepare(self, X, y, sample_weight=None, first_row=0):
         """Checked ``(X, T, sample_weight)``: targets in the loss's form, weights as the
-        network's dtype; builds the network for ``X``'s samples if it is not built yet."""
+        network's dtype; builds the network for ``X``'s samples if it is not built yet.
+        Messages name rows counting from ``first_row`` (the arrays a chunk of larger ones)."""
         X = check_features(X, input_shape=self.input_shape if self.built else None,
-                           xp=self.backend.xp, dtype=self.dtype)
+                           xp=self.backend.xp, dtype=self.dtype, first_row=first_row)
         if not self.built:
             self.build(X.shape[1:])
         xp = self.backend.xp
@@ -382,15 +383,18 @@ class Network:
                              f"{len(y)}.")
         if y.dtype.kind in "fc" and not all_finite(y):
             raise ValueError("y contains NaN or infinity; clean it first.")
-        check_range(y, "y", self.dtype)
+        check_range(y, "y", self.dtype, first_row)
         T = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
         if sample_weight is not None:
             sample_weight = xp.asarray(sample_weight, dtype=self.dtype)
-            if sample_weight.shape != (len(X),) or not all_finite(sample_weight) \
-                    or (sample_weight < 0).any():
-                raise ValueError(
-                    f"sample_weight must be {len(X)} finite non-negative numbers, one per sample."
-                )
+            if sample_weight.shape != (len(X),):
+                raise ValueError(f"sample_weight must hold one number per sample, shape "
+                                 f"({len(X)},), got shape {sample_weight.shape}.")
+            bad = ~xp.isfinite(sample_weight) | (sample_weight < 0)
+            if bad.any():
+                row = int(xp.argmax(bad))
+                raise ValueError(f"sample_weight has {float(sample_weight[row]):g} at row "
+                                 f"{row + first_row}; weights must be finite and non-negative.")
         return X, T, sample_weight
 
     def as_input(self, X):
@@ -410,19 +414,20 @@ class Network:
         loss = self.loss_and_gradients(self.as_input(X), T, sample_weight, training)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
-    def predict(self, X, batch_size=None):
+    def predict(self, X, batch_size=None, *, first_row=0):
         """The network's output for ``X``: class probabilities for a softmax or sigmoid output.
 
         ``batch_size`` (an int >= 1) bounds the rows sent through the network at once, to
         save memory; the rows come back in order, equal to one full pass up to the last
         bit or two of rounding (BLAS rounds a product differently for different row counts).
+        Messages name rows counting from ``first_row`` (``X`` a chunk of a larger array).
         """
         self.check_built()
         if batch_size is not None and (not isinstance(batch_size, numbers.Integral)
                                        or isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}.")
         X = check_features(X, input_shape=self.input_shape, xp=self.backend.xp,
-                           dtype=self.dtype)
+                           dtype=self.dtype, first_row=first_row)
         if batch_size is None or batch_size >= len(X):
             return self.forward(self.as_input(X))
         return self.backend.xp.concatenate([

@@ -98,9 +98,10 @@ def all_finite(a) -> bool:
     return all(np.isfinite(rows[i : i + step]).all() for i in range(0, len(rows), step))
 
 
-def check_range(A, name, dtype):
+def check_range(A, name, dtype, first_row=0):
     """Refuse a value of ``A`` beyond what ``dtype`` holds: cast to float32, a float64 1e39
     becomes infinity (so training would "diverge" and predictions be NaN). Returns ``A``.
+    Rows are named counting from ``first_row`` (``A`` a chunk of a larger array).
 
     ``A`` is finite (checked before). For a large contiguous array one BLAS sum of squares
     settles it when it is below ``max**2`` (then no ``|a|`` exceeds ``max``); the values are
@@ -119,6 +120,7 @@ def check_range(A, name, dtype):
             return A
     index = np.unravel_index(int(np.argmax(abs(A.reshape(-1)) > limit)), A.shape)
     value = float(A[index])
+    index = (index[0] + first_row, *index[1:])
     if A.ndim == 2:
         where = f"{name}[:, {index[1]}] has {value:g} at row {index[0]}"
     elif A.ndim == 1:
@@ -129,10 +131,11 @@ def check_range(A, name, dtype):
                      "use dtype='float64'.")
 
 
-def check_features(X, name="X", input_shape=None, xp=None, dtype=None):
+def check_features(X, name="X", input_shape=None, xp=None, dtype=None, first_row=0):
     """Validate a feature array without copying it; return it as an array of ``xp``.
 
-    With ``dtype`` (the network's), values that dtype cannot hold are refused too.
+    With ``dtype`` (the network's), values that dtype cannot hold are refused too, naming
+    the row counted from ``first_row``.
     """
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise ValueError(
@@ -167,7 +170,7 @@ def check_features(X, name="X", input_shape=None, xp=None, dtype=None):
         )
     if not all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first.")
-    return X if dtype is None else check_range(X, name, dtype)
+    return X if dtype is None else check_range(X, name, dtype, first_row)
 
 
 def physical_memory():

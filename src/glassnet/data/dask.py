@@ -14,7 +14,6 @@ the start of the whole array.
 from __future__ import annotations
 
 import math
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -66,20 +65,10 @@ def split_last_chunks(X, y, sw, validation_split):
     return pick[0], pick[1]
 
 
-def _global_rows(call, start, rows, n, *args):
-    """``call(*args)`` on a chunk of ``rows`` rows starting at row ``start`` of ``n``, its
-    ValueError's row numbers and counts made those of the whole array."""
-    try:
-        return call(*args)
-    except ValueError as exc:
-        message = re.sub(r"at row (\d+)", lambda m: f"at row {int(m[1]) + start}", str(exc))
-        raise ValueError(message.replace(f"must be {rows} finite", f"must be {n} finite")) \
-            from None
-
-
 def map_rows(fn, X, out_shape, dtype, input_shape):
-    """The lazy Dask array of ``fn(chunk)`` for each chunk of rows of ``X`` (``fn`` returns
-    ``(rows, *out_shape)``), its errors naming rows of the whole array."""
+    """The lazy Dask array of ``fn(chunk, first_row=start)`` for each chunk of rows of
+    ``X`` (``fn`` returns ``(rows, *out_shape)``; ``start`` is the chunk's first row in
+    ``X``, for its messages)."""
     import dask
     import dask.array as da
 
@@ -87,9 +76,9 @@ def map_rows(fn, X, out_shape, dtype, input_shape):
     X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     rows = X.chunks[0]
     starts = np.cumsum((0,) + rows[:-1])
-    call = dask.delayed(_global_rows, pure=True)
+    call = dask.delayed(fn, pure=True)
     return da.concatenate([
-        da.from_delayed(call(fn, int(start), r, len(X), block), (r, *out_shape), dtype=dtype)
+        da.from_delayed(call(block, first_row=int(start)), (r, *out_shape), dtype=dtype)
         for block, start, r in zip(X.to_delayed().ravel(), starts, rows)
     ])
 
@@ -98,7 +87,8 @@ class DaskSource:
     """``ArraySource``'s interface (``n``, ``steps``, ``batches()``) over Dask ``X``, ``y``
     and ``sample_weight`` (``y`` and the weights may also be NumPy arrays; Dask ones are
     rechunked to ``X``'s rows), each chunk of rows computed when needed, put through
-    ``prepare(X, y, sample_weight)`` (the network's checks and target form), and cut into
+    ``prepare(X, y, sample_weight, first_row=...)`` (the network's checks and target form,
+    rows named as in the whole array), and cut into
     batches of ``batch_size`` rows; ``X`` is cast to ``dtype`` batch by batch.
 
     Batches run across chunk boundaries: every batch has ``batch_size`` rows but the
@@ -146,7 +136,7 @@ class DaskSource:
         import dask
 
         X, y, sw = dask.compute(*self._blocks[i])
-        return _global_rows(self.prepare, self.starts[i], self.rows[i], self.n, X, y, sw)
+        return self.prepare(X, y, sw, first_row=self.starts[i])
 
     def chunks(self, order=None):
         """The prepared chunks ``(X, T, sample_weight)``, in ``order`` (default: as stored),

@@ -13,25 +13,17 @@ of the whole batch. The batches are those of the single-process ``fit`` (the sam
 from __future__ import annotations
 
 import copy
-import math
 import threading
-import time
 import uuid
 
 import numpy as np
 
-from ..callbacks import Callback, History, ProgressLogger
-from ..data import ArraySource
-from .loop import (
-    FIT_ADVICE,
-    DivergenceError,
-    _check_int,
-    _CtrlC,
-    _end_epoch,
-    _finish_interrupted,
-    _Guard,
-    _validation,
-)
+from ..data import ArraySource, split_last
+from ..data.dask import is_dask_collection
+from .loop import _validation, check_fit_arguments, start_epoch, train
+
+#: Seconds a step waits for a worker when none is left (an adaptive cluster may start one).
+WORKER_WAIT = 30
 
 #: A worker's copy of the network for each run, by (run id, worker thread): the copy is
 #: made once per run, and threads of one process (``processes=False``) never share one.
@@ -108,8 +100,14 @@ class _Shards:
     def sums(self, rows, training):
         """The loss of the batch ``rows`` (indices into X); fills ``net.grads`` with its
         mean gradient. Applies nothing: the caller steps only once this returns."""
-        client, params = self.client, self.client.scatter(self.net.params, broadcast=True,
-                                                          hash=False)
+        client = self.client
+        try:
+            params = client.scatter(self.net.params, broadcast=True, hash=False,
+                                    timeout=WORKER_WAIT)
+        except TimeoutError:
+            raise RuntimeError(f"No worker was left for {self.where} (none came back in "
+                               f"{WORKER_WAIT} s): every shard of the {self.bounds[-1]} rows "
+                               f"is gone; the step was not applied.") from None
         tasks = []
         for i, (w, a, b) in enumerate(zip(self.workers, self.bounds[:-1], self.bounds[1:])):
             local = rows[(rows >= a) & (rows < b)] - a
@@ -134,6 +132,12 @@ class _Shards:
         self.count = count  # the batch's weight in the epoch's mean loss
         self.net.grads[...] = total / count if count else 0.0
         return loss / count if count else 0.0
+
+    def step(self, where, batch):
+        """The fit loop's step (:func:`glassnet.training.loop.train`): batch ``(rows, _,
+        _)`` of ``(epoch, batch)``; returns its loss and weight."""
+        self.where = f"epoch {where[0] + 1}, step {where[1] + 1}"
+        return self.sums(batch[0], training=True), self.count
 
     def _raise_if_lost(self):
         for w, future, a, b in zip(self.workers, self.futures, self.bounds[:-1],
@@ -163,98 +167,40 @@ def compute_gradients(net, X, y, client, sample_weight=None, training=False, sha
     return loss, [g.copy() for layer in net.layers for g in layer.grads]
 
 
-def fit(net, X, y, *, client, epochs=10, batch_size=32, shuffle=True, validation_data=None,
-        sample_weight=None, callbacks=None, verbose=1, shards=None):
-    """Train ``net`` on ``client``'s workers, one synchronous step per batch, as ``fit``
-    would on one machine (same batches, same steps up to rounding); returns its ``History``.
+def fit(net, X, y, *, client, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
+        validation_data=None, callbacks=None, verbose=1, target_loss=None, sample_weight=None,
+        resume_from=None, on_divergence="raise", shards=None):
+    """Train ``net`` on ``client``'s workers, one synchronous step per batch, as
+    :func:`glassnet.training.fit` would on one machine (same batches, same steps up to
+    rounding, the same options); returns its ``History``.
 
     ``shards`` (rows per worker, in the order of their addresses) defaults to equal parts.
-    Validation runs on the client after each epoch. A worker that dies is replaced by the
-    one holding its shard's copy; when no copy is left, the step is not applied and a
-    ``RuntimeError`` says which rows were lost. Divergence raises ``DivergenceError`` with
-    the weights put back as ``fit`` does; a stop request or Ctrl-C ends after the step.
+    ``validation_split`` holds out the last rows before the shards are cut; validation runs
+    on the client after each epoch. A worker that dies is replaced by the one holding its
+    shard's copy; when no copy is left, the step is not applied and a ``RuntimeError``
+    says which rows were lost.
     """
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
-    if verbose not in (0, 1, 2, False, True):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
-    callbacks = list(callbacks or [])
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise ValueError(f"callbacks must be glassnet Callback instances, got {cb!r}.")
+    epochs, batch_size, callbacks = check_fit_arguments(epochs, batch_size, verbose,
+                                                        on_divergence, callbacks)
+    if is_dask_collection(X):
+        raise ValueError("client= trains on NumPy arrays, each worker holding its shard in "
+                         "memory; for a Dask X that does not fit, train without client= "
+                         "(out of core), or X.compute() it first.")
     X, T, sw = net.prepare(X, y, sample_weight)
     _check_supported(net, training=True)
-    val = None if validation_data is None else _validation(net, validation_data)
-    if not hasattr(net, "epochs_done"):
-        net.epochs_done = 0
+    val = None
+    if validation_data is not None:
+        val = _validation(net, validation_data)
+    elif validation_split:
+        (X, T, sw), val = split_last(X, T, sw, validation_split)
+    first_epoch = start_epoch(net, resume_from)
     # The single-process fit's batches, as row indices: the same permutation, the same cut.
     rows = np.arange(len(X))
     source = ArraySource(rows, rows, None, batch_size, shuffle, net.rng, rows.dtype, np)
-    history = History()
-    recorders = [cb for cb in callbacks if cb.records_logs]
-    callbacks = [*(cb for cb in callbacks if not cb.records_logs), *recorders, history,
-                 ProgressLogger(int(verbose))]
-    metric = "accuracy" if net.loss.is_classification else "r2"
-    keys = ["loss", "learning_rate"] + (["val_loss", f"val_{metric}"] if val else [])
-    for cb in callbacks:
-        cb.set_model(net)
-        cb.set_params({"epochs": epochs, "steps": source.steps, "samples": source.n,
-                       "metrics": keys})
-    net.stop_training, net.stop_reason, net.stop_requested = False, None, None
     shards_ = _Shards(client, net, X, T, sw, shards)
-    guard = _Guard()
     try:
-        for cb in callbacks:
-            cb.on_train_begin()
-        with _CtrlC() as ctrl_c:
-            problem, best = None, (math.inf, None, None)
-            for epoch in range(epochs):
-                problem, best = _epoch(net, epoch, shards_, source, val, callbacks, best,
-                                       ctrl_c, guard)
-                if problem or net.stop_training:
-                    break
+        return train(net, source, val, shards_.step, epochs=epochs, callbacks=callbacks,
+                     verbose=verbose, target_loss=target_loss, on_divergence=on_divergence,
+                     first_epoch=first_epoch)
     finally:
         shards_.close()
-    error = None
-    if problem and problem[0] == "interrupted":
-        _finish_interrupted(net, history, problem, best)
-    elif problem:
-        _, (at_epoch, at_batch), what, _ = problem
-        error = DivergenceError(what, at_epoch + 1, at_batch + 1,
-                                net.optimizer.current_learning_rate,
-                                guard.restore(net.params), FIT_ADVICE)
-        net.stop_training, net.stop_reason = True, error.summary
-    for cb in callbacks:
-        cb.on_train_end()
-    net.history = history
-    if error is not None:
-        raise error
-    return history
-
-
-def _epoch(net, epoch, shards, source, val, callbacks, best, ctrl_c, guard):
-    """One pass, as the single-process loop's: ``(problem, best)``, ``problem`` None, an
-    interruption ``("interrupted", epoch, batch, snapshot)`` or a divergence
-    ``("diverged", (epoch, batch), what, learning_rate)``."""
-    start_time = time.perf_counter()
-    for cb in callbacks:
-        cb.on_epoch_begin(epoch)
-    snapshot = guard.snapshot(net.params, epoch)
-    lr = net.optimizer.current_learning_rate
-    total, seen, batch = 0.0, 0.0, 0
-    for batch, (rows, _, _) in enumerate(source.batches()):
-        shards.where = f"epoch {epoch + 1}, step {batch + 1}"
-        loss = shards.sums(rows, training=True)
-        what = guard.check(loss, batch)
-        if what:
-            return ("diverged", (epoch, batch), what, snapshot), best
-        net.apply_gradients()
-        total, seen = total + loss * shards.count, seen + shards.count
-        for cb in callbacks:
-            cb.on_batch_end(batch, {"loss": loss, "size": len(rows)})
-        if ctrl_c.requested or net.stop_requested:
-            return ("interrupted", epoch, batch, snapshot), best
-        if net.stop_training:
-            break
-    return _end_epoch(net, epoch, batch, total / seen if seen else 0.0, lr, val, best,
-                      callbacks, start_time, snapshot)

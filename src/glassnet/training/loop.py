@@ -277,6 +277,18 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     -------
     History
     """
+    epochs, batch_size, callbacks = check_fit_arguments(epochs, batch_size, verbose,
+                                                        on_divergence, callbacks)
+    source, val = _sources(net, X, y, sample_weight, batch_size, shuffle, validation_split,
+                           validation_data)
+    first_epoch = start_epoch(net, resume_from)
+    return train(net, source, val, _local_step(net), epochs=epochs, callbacks=callbacks,
+                 verbose=verbose, target_loss=target_loss, on_divergence=on_divergence,
+                 first_epoch=first_epoch)
+
+
+def check_fit_arguments(epochs, batch_size, verbose, on_divergence, callbacks):
+    """``(epochs, batch_size, callbacks)`` checked, each mistake one line naming it."""
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     if verbose not in (0, 1, 2, False, True):
@@ -287,14 +299,35 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise ValueError(f"callbacks must be glassnet Callback instances, got {cb!r}.")
-    source, val = _sources(net, X, y, sample_weight, batch_size, shuffle, validation_split,
-                           validation_data)
-    first_epoch = 0
-    if resume_from is not None:
-        first_epoch = resume_into(net, resume_from)
-    elif not hasattr(net, "epochs_done"):
-        net.epochs_done = 0
+    return epochs, batch_size, callbacks
 
+
+def start_epoch(net, resume_from):
+    """The epoch training starts from: ``resume_from``'s, its state put into ``net``, or 0."""
+    if resume_from is not None:
+        return resume_into(net, resume_from)
+    if not hasattr(net, "epochs_done"):
+        net.epochs_done = 0
+    return 0
+
+
+def _local_step(net):
+    """The single-process step: the batch's loss with ``net.grads`` filled, and its weight
+    in the epoch's mean loss (rows, or the sum of the sample weights)."""
+    def step(where, batch):
+        Xb, Tb, swb = batch
+        loss = net.loss_and_gradients(Xb, Tb, swb)
+        return loss, (len(Xb) if swb is None else float(swb.sum()))
+    return step
+
+
+def train(net, source, val, step, *, epochs, callbacks, verbose=1, target_loss=None,
+          on_divergence="raise", first_epoch=0):
+    """The epochs of ``fit`` over a data ``source`` (``n``, ``steps``, ``batches()``), with
+    ``step((epoch, batch), data) -> (loss, weight)`` computing each batch's gradients into
+    ``net.grads`` (on this process, or summed over a cluster's workers); then one optimizer
+    step, the callbacks, validation, Ctrl-C, stop requests and divergence, as ``fit``
+    documents. Returns the ``History``."""
     history = History()
     extra = [] if target_loss is None else [TargetLoss(target_loss)]
     # The callbacks that only record or show the logs (History, TensorBoard, LiveView)
@@ -319,8 +352,8 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     with _CtrlC() as ctrl_c:
         try:
             for epoch in range(first_epoch, epochs):
-                problem, best = _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c,
-                                           progress)
+                problem, best = _run_epoch(net, epoch, source, val, step, callbacks, best,
+                                           ctrl_c, progress)
                 if (ctrl_c.requested or net.stop_requested) and not problem:
                     # pressed during validation or the epoch's callbacks
                     problem = ("interrupted", epoch, None, net.params.copy())
@@ -348,7 +381,7 @@ def fit(net, X, y, epochs=10, batch_size=32, shuffle=True, validation_split=0.0,
     if problem and problem[0] != "interrupted":
         if on_divergence == "raise":
             raise error
-        warnings.warn(str(error), RuntimeWarning, stacklevel=3)
+        warnings.warn(str(error), RuntimeWarning, stacklevel=4)
     return history
 
 
@@ -369,10 +402,10 @@ def _finish_interrupted(net, history, problem, best):
     net.stop_reason = f"{by} during {where}; the network keeps {kept}"
     history.interrupted = True
     if not net.stop_requested:
-        warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=4)
+        warnings.warn(f"Training {net.stop_reason}.", RuntimeWarning, stacklevel=5)
 
 
-def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
+def _run_epoch(net, epoch, source, val, step, callbacks, best, ctrl_c, progress):
     """One pass over the data; returns ``(problem, best)``, ``problem`` None when all went
     well, else ``(kind, where, loss, snapshot)``.
     """
@@ -385,30 +418,22 @@ def _run_epoch(net, epoch, source, val, callbacks, best, ctrl_c, progress):
     snapshot = progress["snapshot"] = progress["guard"].snapshot(net.params, epoch)
     lr = net.optimizer.current_learning_rate
     total, seen = 0.0, 0
-    for batch, (Xb, Tb, swb) in enumerate(source.batches()):
+    for batch, data in enumerate(source.batches()):
         progress["batch"] = batch
-        loss = net.loss_and_gradients(Xb, Tb, swb)
+        loss, weight = step((epoch, batch), data)
         what = progress["guard"].check(loss, batch)
         if what:
             return ("diverged", (epoch, batch), what, snapshot), best
         net.apply_gradients()
-        size = len(Xb) if swb is None else float(swb.sum())
-        total, seen = total + loss * size, seen + size
+        total, seen = total + loss * weight, seen + weight
         for cb in callbacks:
-            cb.on_batch_end(batch, {"loss": loss, "size": len(Xb)})
+            cb.on_batch_end(batch, {"loss": loss, "size": len(data[0])})
         if ctrl_c.requested or net.stop_requested:
             return ("interrupted", epoch, batch, snapshot), best
         if net.stop_training:
             break
     progress["batch"] = None  # past the batches: validation and the epoch's callbacks
-    return _end_epoch(net, epoch, batch, total / seen if seen else 0.0, lr, val, best,
-                      callbacks, start_time, snapshot)
-
-
-def _end_epoch(net, epoch, batch, loss, lr, val, best, callbacks, start_time, snapshot):
-    """After an epoch's batches (here and in the data-parallel loop): the weights checked,
-    the validation scores and the best weights by them, the epoch's callbacks; returns
-    ``(problem, best)`` as ``_run_epoch``."""
+    loss = total / seen if seen else 0.0
     if not all_finite(net.params):
         return ("diverged", (epoch, batch), "the weights became non-finite", snapshot), best
     logs = {"loss": loss, "learning_rate": lr}
