@@ -25,19 +25,16 @@ class Sequential(Network):
         """Train the network; see :func:`glassnet.training.fit` for the parameters (``X``
         may be a Dask array: out of core). With a Dask ``client``, data-parallel training
         on its workers: :func:`glassnet.training.distributed.fit`."""
+        options = dict(epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                       validation_split=validation_split, validation_data=validation_data,
+                       callbacks=callbacks, verbose=verbose, target_loss=target_loss,
+                       sample_weight=sample_weight, resume_from=resume_from,
+                       on_divergence=on_divergence)
         if client is not None:
             from .training import distributed
 
-            return distributed.fit(self, X, y, client=client, epochs=epochs,
-                                   batch_size=batch_size, shuffle=shuffle,
-                                   validation_data=validation_data,
-                                   sample_weight=sample_weight, callbacks=callbacks,
-                                   verbose=verbose)
-        return _fit(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                   validation_split=validation_split, validation_data=validation_data,
-                   callbacks=callbacks, verbose=verbose, target_loss=target_loss,
-                   sample_weight=sample_weight, resume_from=resume_from,
-                   on_divergence=on_divergence)
+            return distributed.fit(self, X, y, client=client, **options)
+        return _fit(self, X, y, **options)
 
     def compute_gradients(self, X, y, sample_weight=None, training=False, client=None):
         """The loss and its gradients, as :meth:`Network.compute_gradients`; with a Dask
@@ -74,6 +71,14 @@ class Sequential(Network):
             return evaluate_source(self, dask_source(self, X, y, sample_weight,
                                                      batch_size=None, shuffle=False))
         return evaluate_prepared(self, *self.prepare(X, y, sample_weight))
+
+    def to_torch(self):
+        """The PyTorch ``nn.Sequential`` that computes what this network does (weights
+        copied into PyTorch's layouts, in this network's dtype); see
+        :func:`glassnet.interop.torch.to_torch`."""
+        from .interop.torch import to_torch
+
+        return to_torch(self)
 
     def save(self, path):
         """Write the network (weights, optimizer state) to a ``.glassnet`` file; see
