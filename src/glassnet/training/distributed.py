@@ -22,9 +22,6 @@ from ..data import ArraySource, split_last
 from ..data.dask import is_dask_collection
 from .loop import _validation, check_fit_arguments, start_epoch, train
 
-#: Seconds a step waits for a worker when none is left (an adaptive cluster may start one).
-WORKER_WAIT = 30
-
 #: A worker's copy of the network for each run, by (run id, worker thread): the copy is
 #: made once per run, and threads of one process (``processes=False``) never share one.
 _NETS = {}
@@ -100,14 +97,9 @@ class _Shards:
     def sums(self, rows, training):
         """The loss of the batch ``rows`` (indices into X); fills ``net.grads`` with its
         mean gradient. Applies nothing: the caller steps only once this returns."""
-        client = self.client
-        try:
-            params = client.scatter(self.net.params, broadcast=True, hash=False,
-                                    timeout=WORKER_WAIT)
-        except TimeoutError:
-            raise RuntimeError(f"No worker was left for {self.where} (none came back in "
-                               f"{WORKER_WAIT} s): every shard of the {self.bounds[-1]} rows "
-                               f"is gone; the step was not applied.") from None
+        # The parameters go with each task (one flat array): cheaper than a scatter and a
+        # dependency for the scheduler to track (13 against 22 ms a step on this machine).
+        client, params = self.client, self.net.params
         tasks = []
         for i, (w, a, b) in enumerate(zip(self.workers, self.bounds[:-1], self.bounds[1:])):
             local = rows[(rows >= a) & (rows < b)] - a
@@ -115,11 +107,7 @@ class _Shards:
                 tasks.append(client.submit(_part_sums, self.run, self.twin, params,
                                            self.futures[i], local, training, workers=[w],
                                            allow_other_workers=True, pure=False))
-        try:
-            parts = client.gather(tasks)
-        except Exception:
-            self._raise_if_lost()
-            raise
+        parts = self._gather(tasks)
         loss, total, count, seen = 0.0, np.zeros(self.net.params.size), 0.0, 0
         for part_loss, grads, part_count, part_rows in parts:  # in shard order: deterministic
             seen += part_rows
@@ -138,6 +126,15 @@ class _Shards:
         _)`` of ``(epoch, batch)``; returns its loss and weight."""
         self.where = f"epoch {where[0] + 1}, step {where[1] + 1}"
         return self.sums(batch[0], training=True), self.count
+
+    def _gather(self, tasks):
+        """The tasks' results, or a clear error when a shard is lost with every copy (so
+        also when every worker died: the shards live only on the workers)."""
+        try:
+            return self.client.gather(tasks)
+        except Exception:
+            self._raise_if_lost()
+            raise
 
     def _raise_if_lost(self):
         for w, future, a, b in zip(self.workers, self.futures, self.bounds[:-1],
