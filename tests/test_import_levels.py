@@ -21,11 +21,11 @@ LEVELS = {
     "ops": 1,
     "layers": 2, "optimizers": 2,
     "network": 3,
-    "data": 4, "io": 4, "glass": 4,
+    "data": 4, "io": 4, "glass": 4, "interop": 4,
     "callbacks": 5,
     "training": 6,
     "models": 7,
-    "estimators": 8, "live": 8, "examples": 8,
+    "estimators": 8, "live": 8, "examples": 8, "export": 8,
     "__init__": 9, "cli": 9, "__main__": 10,
 }
 #: The command line drives the public facade (``import glassnet as gn``), one level with it.

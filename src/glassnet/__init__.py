@@ -67,6 +67,10 @@ _LAZY = {
     "Checkpoint": "callbacks",
     "LiveView": "live",
     "TensorBoard": "live",
+    "to_onnx": "export",
+    "from_torch": "export",
+    "save_weights": "io.weights",
+    "load_weights": "io.weights",
 }
 
 
