@@ -366,3 +366,20 @@ def test_a_conv_fit_allocates_nothing_per_batch_after_the_first():
         tracemalloc.stop()
     # One batch's im2col rows alone are 32 x 256 x 27 floats = 885 kB.
     assert watch.extra < 64_000, f"{watch.extra / 1e3:.0f} kB allocated in four batches"
+
+
+def test_softmax_on_a_feature_map_normalizes_the_channels_and_backpropagates():
+    """As Keras's: over the last axis (each position's channels), not the first spatial
+    axis; the gradient through it matches finite differences."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 5, 5, 2))
+    net = gn.Sequential([gn.Conv2D(3, 2, activation="softmax"), gn.Flatten(),
+                         gn.Dense(2, activation="softmax")], random_state=0, dtype="float64")
+    net.build((5, 5, 2))
+    conv = net.layers[0]
+    Z = torch.nn.functional.conv2d(torch.tensor(X.transpose(0, 3, 1, 2)),
+                                   torch.tensor(conv.params[0].transpose(3, 2, 0, 1)),
+                                   torch.tensor(conv.params[1]))
+    expected = torch.softmax(Z, dim=1).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(conv.forward(X, training=False), expected, rtol=1e-12)
+    assert max(gn.gradcheck(net, X, rng.integers(0, 2, 4)).values()) < 1e-7

@@ -25,8 +25,9 @@ LEVELS = {
     "callbacks": 5,
     "training": 6,
     "models": 7,
-    "estimators": 8, "live": 8, "examples": 8, "export": 8,
-    "__init__": 9, "cli": 9, "__main__": 10,
+    "estimators": 8, "live": 8, "examples": 8,
+    "export": 9,
+    "__init__": 10, "cli": 10, "__main__": 11,
 }
 #: The command line drives the public facade (``import glassnet as gn``), one level with it.
 FACADE_USERS = {"cli", "__main__"}

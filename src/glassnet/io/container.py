@@ -50,11 +50,12 @@ def check_path(path) -> str:
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.") from None
 
 
-def check_target(path) -> str:
-    """``path`` as a str if a model file can be written there; else one error naming it."""
+def check_target(path, example="model.glassnet") -> str:
+    """``path`` as a str if a file can be written there; else one error naming it
+    (``example``: the file name to suggest for a directory)."""
     path = os.fsdecode(check_path(path))
     if os.path.isdir(path):
-        raise ModelFileError(f"{path!r} is a directory; give a file name like 'model.glassnet'.")
+        raise ModelFileError(f"{path!r} is a directory; give a file name like {example!r}.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot save {path!r}: there is no folder {folder!r}; create it "
@@ -91,19 +92,30 @@ def _remove_stale_temps(folder, prefix):
 def write_atomic(path, config, arrays):
     """Write ``config.json`` and one ``.npz`` member per ``{member: {name: array}}`` of
     ``arrays`` to ``path``, atomically, with the permissions the umask gives a new file."""
-    path = check_target(path)
+    payload = json.dumps(config, default=jsonable, allow_nan=False, indent=1).encode()
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("config.json", payload, zipfile.ZIP_DEFLATED)
+            for member, named in arrays.items():
+                zf.writestr(member, npz_bytes(named))
+
+    replace_atomic(path, write)
+
+
+def replace_atomic(path, write, example="model.glassnet"):
+    """Create ``path`` atomically with what ``write(f)`` writes to a binary file: the folder
+    checked first (``example``: a file name to suggest), a temporary file beside it (those
+    of dead writers to the same target removed), fsync, rename, the rename made durable."""
+    path = check_target(path, example)
     folder = os.path.dirname(os.path.abspath(path))
     prefix = _temp_prefix(path)
     _remove_stale_temps(folder, prefix)
-    payload = json.dumps(config, default=jsonable, allow_nan=False, indent=1).encode()
     tmp = os.path.join(folder, f"{prefix}{os.getpid()}-{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-                zf.writestr("config.json", payload, zipfile.ZIP_DEFLATED)
-                for member, named in arrays.items():
-                    zf.writestr(member, npz_bytes(named))
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -192,19 +192,20 @@ class Exp(Activation):
 
 
 class Softmax(Activation):
-    """``f(z)_j = e^(z_j) / sum_k e^(z_k)`` per row;
-    ``dL/dz = a * (dL/da - sum_k dL/da_k a_k)`` (the Jacobian-vector product).
+    """``f(z)_j = e^(z_j) / sum_k e^(z_k)`` over the last axis (a row's units, or a
+    position's channels, as Keras); ``dL/dz = a * (dL/da - sum_k dL/da_k a_k)`` (the
+    Jacobian-vector product).
 
-    Rows are shifted by their maximum first, so ``e^z`` never overflows.
+    Values are shifted by their maximum first, so ``e^z`` never overflows.
     """
 
     name = "softmax"
 
     def value(self, Z, out=None):
         xp = namespace(Z)
-        out = xp.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+        out = xp.subtract(Z, Z.max(axis=-1, keepdims=True), out=out)
         xp.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
+        out /= out.sum(axis=-1, keepdims=True)
         return out
 
     def derivative(self, Z, A):
@@ -215,7 +216,7 @@ class Softmax(Activation):
 
     def backward(self, dA, Z, A, out=None):
         xp = namespace(dA)
-        dot = xp.einsum("ij,ij->i", dA, A)[:, None]
+        dot = xp.einsum("...j,...j->...", dA, A)[..., None]
         out = xp.subtract(dA, dot, out=out)
         out *= A
         return out
