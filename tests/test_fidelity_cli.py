@@ -116,7 +116,8 @@ def _numeric_flags():
             if getattr(action.type, "__name__", "") in ("whole", "real")]
 
 
-REQUIRED = {"train": ["data.csv", "--target", "y"], "demo": [], "explain": []}
+REQUIRED = {"train": ["data.csv", "--target", "y"], "demo": [], "explain": [],
+            "export": ["model.glassnet", "model.onnx"]}
 
 
 def test_every_numeric_flag_is_found():

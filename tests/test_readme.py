@@ -10,11 +10,12 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.parametrize("heading", ["## A first network", "## Images",
-                                     "## Beyond one machine"])
-def test_readme_example_prints_what_it_shows(heading):
-    if heading == "## Beyond one machine":
-        pytest.importorskip("distributed")
+@pytest.mark.parametrize("heading,needs", [("## A first network", None), ("## Images", None),
+                                           ("## Export", "onnx"),
+                                           ("## Beyond one machine", "distributed")])
+def test_readme_example_prints_what_it_shows(heading, needs):
+    if needs:
+        pytest.importorskip(needs)
     text = README.read_text()
     section = text[text.index(heading):]
     code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, flags=re.S)[:2]

@@ -1,4 +1,4 @@
-"""The command line: ``glassnet demo | train | predict | info | explain``.
+"""The command line: ``glassnet demo | train | predict | info | explain | export``.
 
 Argument parsing and printing only; the work is the library's. Results go to stdout,
 progress and notes to stderr. A user's mistake prints one line
@@ -477,6 +477,22 @@ def cmd_info(args):
     net.summary()
 
 
+# -- export -------------------------------------------------------------------------------
+
+def cmd_export(args):
+    import glassnet as gn
+
+    model = _load(args.model)
+    _note("export", f"exporting the {type(model).__name__} of {args.model} to ONNX")
+    try:
+        proto = gn.to_onnx(model, args.out, opset=args.opset)
+    except ImportError as exc:  # the onnx extra is not installed
+        raise CLIError(str(exc)) from None
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"saved the ONNX model (opset {proto.opset_import[0].version}; input "
+          f"{proto.graph.input[0].name}, outputs {outputs}) to {args.out}")
+
+
 # -- explain ------------------------------------------------------------------------------
 
 NETWORK_ONLY = {"activation": "sigmoid", "loss": "mse", "random_state": 0}
@@ -554,11 +570,13 @@ def _data_flags(p):
 
 
 def build_parser():  # noqa: PLR0915 (one flag a line)
+    from .interop.onnx import DEFAULT_OPSET
+
     parser = _Parser(prog="glassnet", description="A neural network in which every step of "
                      "learning can be seen.", formatter_class=_Help)
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{demo,train,predict,info,explain}")
+                                metavar="{demo,train,predict,info,explain,export}")
     p = sub.add_parser("demo", help="train on scikit-learn's digits and show the result",
                        formatter_class=_Help)
     p.add_argument("--epochs", type=_whole(1), default=40, help="passes over the data")
@@ -633,6 +651,14 @@ def build_parser():  # noqa: PLR0915 (one flag a line)
     p.add_argument("--random-state", type=_whole(0, SEED_MAX),
                    help="seed of a --network's weights and data (default: 0)")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("export", help="write a saved model as an ONNX file, for serving",
+                       formatter_class=_Help)
+    p.add_argument("model", help="a .glassnet file")
+    p.add_argument("out", type=_out_file, help="the .onnx file to write")
+    p.add_argument("--opset", type=_whole(1), metavar="N",
+                   help=f"the ONNX opset (default: {DEFAULT_OPSET})")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
