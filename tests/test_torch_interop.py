@@ -327,9 +327,6 @@ def test_to_torch_refusals_name_the_layer():
     net = gn.Sequential([gn.Dense(2), gn.Activation("exp")], loss="mse").build(3)
     with pytest.raises(ValueError, match=r"layer 2 \(activation, Activation\).*'exp'"):
         net.to_torch()
-    net = gn.Sequential([gn.Conv1D(2, 2), gn.Softmax(), gn.Flatten()]).build((4, 1))
-    with pytest.raises(ValueError, match=r"layer 2 .*Softmax layer on a map"):
-        net.to_torch()
     with pytest.raises(ValueError, match="not built"):
         gn.Sequential([gn.Dense(2)]).to_torch()
 
@@ -357,3 +354,15 @@ def test_batch_norm_momentum_maps_both_ways():
         m(torch.from_numpy(x))
         np.testing.assert_allclose(net.layers[1].state[0], m[1].running_mean.numpy(),
                                    rtol=1e-12, atol=1e-14)
+
+
+def test_softmax_on_a_map_is_over_the_channels_both_ways():
+    """glassnet's softmax on a map normalizes each position's channels, PyTorch's dim=1."""
+    net = gn.Sequential([gn.Conv2D(3, 2, activation="softmax"), gn.Conv2D(2, 2), gn.Softmax(),
+                         gn.Flatten(), gn.Dense(2)], dtype="float64", random_state=0)
+    net.build((5, 5, 2))
+    x = np.random.default_rng(4).normal(size=(6, 5, 5, 2))
+    module = net.to_torch()
+    np.testing.assert_allclose(torch_predict(module, x), net.predict(x), atol=1e-12, rtol=0)
+    back = gn.from_torch(module, (2, 5, 5))
+    np.testing.assert_allclose(back.predict(x), net.predict(x), atol=1e-12, rtol=0)

@@ -222,10 +222,10 @@ def _activation(g, fn, x):
     if type(fn) is act.LeakyReLU:
         return x.then(g.node("LeakyRelu", [x.name], alpha=float(fn.alpha)))
     if type(fn) is act.Softmax:
-        if x.rank != 2:
-            raise Unsupported("softmax is exported over the units of vectors only (put "
-                              "Flatten() or a global pooling before it)")
-        return x.then(g.node("Softmax", [x.name], axis=1))
+        # Over the last axis, as glassnet's: channels-last first, since before opset 13
+        # Softmax flattens from its axis on (the last axis alone is right in every opset).
+        x = x.channels_last(g)
+        return x.then(g.node("Softmax", [x.name], axis=x.rank - 1))
     raise Unsupported(f"its activation {fn!r} has no ONNX form here (identity, sigmoid, tanh, "
                       "relu, leaky_relu, softmax and exp have)")
 

@@ -168,9 +168,7 @@ def _batch_norm_to(layer, c):
 
 
 def _activation_layer_to(layer, c):
-    if layer.activation.name == "softmax" and len(c.shape) > 1:
-        raise ValueError("a Softmax layer on a map (glassnet's normalizes its first axis); "
-                         "flatten first, or give the Conv activation='softmax'.")
+    # softmax: glassnet's last axis (a map's channels) is PyTorch's dim=1 in either layout
     return [_activation_to(c.torch.nn, layer.activation)], c.order
 
 
