@@ -107,7 +107,11 @@ class _Shards:
                 tasks.append(client.submit(_part_sums, self.run, self.twin, params,
                                            self.futures[i], local, training, workers=[w],
                                            allow_other_workers=True, pure=False))
-        parts = self._gather(tasks)
+        try:  # a shard lost with every copy (every worker dead, too) is one clear error
+            parts = client.gather(tasks)
+        except Exception:
+            self._raise_if_lost()
+            raise
         loss, total, count, seen = 0.0, np.zeros(self.net.params.size), 0.0, 0
         for part_loss, grads, part_count, part_rows in parts:  # in shard order: deterministic
             seen += part_rows
@@ -126,15 +130,6 @@ class _Shards:
         _)`` of ``(epoch, batch)``; returns its loss and weight."""
         self.where = f"epoch {where[0] + 1}, step {where[1] + 1}"
         return self.sums(batch[0], training=True), self.count
-
-    def _gather(self, tasks):
-        """The tasks' results, or a clear error when a shard is lost with every copy (so
-        also when every worker died: the shards live only on the workers)."""
-        try:
-            return self.client.gather(tasks)
-        except Exception:
-            self._raise_if_lost()
-            raise
 
     def _raise_if_lost(self):
         for w, future, a, b in zip(self.workers, self.futures, self.bounds[:-1],
