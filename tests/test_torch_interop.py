@@ -335,8 +335,10 @@ def test_importing_glassnet_loads_no_torch():
     import subprocess
     import sys
 
+    # gn.from_torch itself loads no scikit-learn either (the ONNX export does, for the
+    # estimators): a PyTorch user's import stays light
     code = ("import sys, glassnet as gn; gn.from_torch; gn.save_weights; "
-            "print(sorted(m for m in ('torch', 'safetensors') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'safetensors', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

@@ -67,8 +67,8 @@ _LAZY = {
     "Checkpoint": "callbacks",
     "LiveView": "live",
     "TensorBoard": "live",
-    "to_onnx": "export",
-    "from_torch": "export",
+    "to_onnx": "export.onnx",
+    "from_torch": "export.torch",
     "save_weights": "io.weights",
     "load_weights": "io.weights",
 }
