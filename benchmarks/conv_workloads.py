@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from .memory import reset_peak, status_mb
+
 CONV_WORKLOADS = {
     "F": {"shape": (28, 28, 1), "n": 10_000, "batch": 128},
     "G": {"shape": (32, 32, 3), "n": 5_000, "batch": 64},
@@ -72,28 +74,6 @@ def torch_model(workload):
     return model
 
 
-def _status_mb(key):
-    """A ``/proc/self/status`` figure in MB (Linux), or None."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak():
-    """Start the process's peak-RSS mark afresh (Linux: ``clear_refs`` 5); False if not."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def run(library, workload):
     """Seconds of one epoch of ``workload`` for ``library`` ("glassnet" or "torch"), and the
     epoch's memory: ``peak_mb``, the process's peak resident set during the epoch, and
@@ -107,7 +87,7 @@ def run(library, workload):
         model = glassnet_model(workload)
         model.fit(X[:256], y[:256], epochs=1, batch_size=spec["batch"], verbose=0)  # warm up
         model = glassnet_model(workload)
-        peak_reset, before = _reset_peak(), _status_mb("VmRSS")
+        peak_reset, before = reset_peak(), status_mb("VmRSS")
         start = time.perf_counter()
         model.fit(X, y, epochs=1, batch_size=spec["batch"], verbose=0)
     else:
@@ -118,7 +98,7 @@ def run(library, workload):
         channels_first = np.ascontiguousarray(np.moveaxis(X, -1, 1))
         Xt, yt = torch.from_numpy(channels_first), torch.from_numpy(y)
         loss_fn = torch.nn.CrossEntropyLoss()
-        peak_reset, before = _reset_peak(), _status_mb("VmRSS")
+        peak_reset, before = reset_peak(), status_mb("VmRSS")
         start = time.perf_counter()
         order = torch.randperm(len(Xt))
         for i in range(0, len(Xt), spec["batch"]):
@@ -127,7 +107,7 @@ def run(library, workload):
             loss_fn(model(Xt[idx]), yt[idx]).backward()
             model.opt.step()
     result["seconds"] = time.perf_counter() - start
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     if peak_reset and peak is not None and before is not None:
         result["peak_mb"], result["epoch_mb"] = peak, peak - before
     return result

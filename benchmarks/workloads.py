@@ -26,6 +26,8 @@ import warnings
 
 import numpy as np
 
+from .memory import reset_peak, status_mb
+
 WORKLOADS = {
     "A": {"hidden": (256, 128), "batch": 128, "n": 60_000},
     "B": {"hidden": (256, 128), "batch": 16, "n": 10_000},
@@ -174,14 +176,6 @@ LIBRARIES = {
 }
 
 
-def _rss_mb(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run(library, workload):
     if workload in "FGH":
         from .conv_workloads import run as run_conv
@@ -209,11 +203,10 @@ def run(library, workload):
     if workload == "E":
         # Warm up on a little data (imports, lazy allocations), then reset the peak.
         fit(make(spec["hidden"]), X[:512], y[:512], spec["batch"])
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM (the peak resident set) to the current RSS
-        before = _rss_mb("VmRSS")
+        reset_peak()  # VmHWM (the peak resident set) back to the current RSS
+        before = status_mb("VmRSS")
         fit(model, X, y, spec["batch"])
-        result["extra_mb"] = _rss_mb("VmHWM") - before
+        result["extra_mb"] = status_mb("VmHWM") - before
         result["data_mb"] = X.nbytes / 2**20
         return result
     start = time.perf_counter()

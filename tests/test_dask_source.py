@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from benchmarks.memory import reset_peak, status_mb
 from glassnet.data.dask import DaskSource
 
 da = pytest.importorskip("dask.array")
@@ -153,29 +154,12 @@ def test_import_glassnet_does_not_import_dask():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _status_mb(key):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    return None
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def test_out_of_core_two_gigabytes_with_bounded_memory():
     """2 GB of float32 features (200_000 x 2_500), generated lazily a chunk of 5_000 rows
     (50 MB) at a time and never materialized, with labels from a linear teacher; one epoch
     grows the process's peak memory by well under the data's size: two chunks in flight
     (the one cut into batches, the next computed ahead) and the network."""
-    if not _reset_peak() or _status_mb("VmHWM") is None:
+    if not reset_peak() or status_mb("VmHWM") is None:
         pytest.skip("needs Linux's /proc/self/clear_refs")
     n, d, rows = 200_000, 2_500, 5_000
     teacher = np.random.default_rng(7).normal(size=d).astype(np.float32)
@@ -190,12 +174,12 @@ def test_out_of_core_two_gigabytes_with_bounded_memory():
     assert X.nbytes == 2_000_000_000
     net = gn.Sequential([gn.Dense(16, activation="relu"), gn.Dense(2, activation="softmax")],
                         optimizer=gn.Adam(1e-3), random_state=0)
-    _reset_peak()
-    before = _status_mb("VmRSS")
+    reset_peak()
+    before = status_mb("VmRSS")
     start = time.perf_counter()
     net.fit(X, y, epochs=1, batch_size=256, verbose=0)
     elapsed = time.perf_counter() - start
-    grown = _status_mb("VmHWM") - before
+    grown = status_mb("VmHWM") - before
     assert grown < 300, f"peak memory grew by {grown:.0f} MB"
     accuracy = net.evaluate(X_test, y_test)["accuracy"]
     print(f"out of core: {elapsed:.1f} s, peak +{grown:.0f} MB, accuracy {accuracy:.3f}")
